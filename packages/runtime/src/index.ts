@@ -1,0 +1,2 @@
+export * as tf from '@tensorflow/tfjs-core';
+export * from './backend/index.js';
