@@ -1,1 +1,3 @@
-export {};
+export * from './coordinator.js';
+export * from './config.js';
+export * from './store/index.js';

@@ -1,1 +1,28 @@
-export {};
+// @hsfl/protocol: the wire protocol of hsfl (DESIGN.md section 3).
+// proto/hsfl.proto is the source of truth; src/generated/hsfl.ts is built
+// from it by scripts/gen-proto.mjs. See docs/protocol.md.
+export * from './generated/hsfl.js';
+export { ProtocolError, isProtocolError, type ErrorCode, type KnownErrorCode } from './errors.js';
+export {
+  EVENTS, EVENT_TYPES, isEventName,
+  type EventKey, type EventName, type EventTypeMap, type EventMessageMap, type MessageOf, type MessageInitOf,
+} from './events.js';
+export { encodeMessage, decodeMessage, payloadBytes, messageType, type DecodeOptions } from './messages.js';
+export {
+  encodeTensor, decodeTensor, tensorInfo, shapeSize, codecName, codecValue, roundToHalf, isHostLittleEndian,
+  MAX_RANK, MAX_TENSOR_ELEMENTS,
+  type TensorDType, type TensorCodecName, type DecodedTensor, type DecodedTensorOf, type FloatTensor, type IntTensor,
+  type TensorLike, type TensorInfo, type DecodeTensorOptions,
+} from './tensor.js';
+export {
+  checkHeader, expectTensor, checkLabels, checkWeights, allFinite, firstNonFinite,
+  type ExpectedHeader, type TensorSpec,
+} from './validate.js';
+export {
+  MAX_MESSAGE_BYTES, HARD_MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, messageLimitFor, requiredMessageBytes,
+  type MessageLimitParams,
+} from './limits.js';
+export {
+  Peer, Mailbox, errorReplyFor,
+  type PeerOptions, type LogLike, type ByteTotals, type SocketLike,
+} from './peer.js';

@@ -1,2 +1,7 @@
 export * as tf from '@tensorflow/tfjs-core';
 export * from './backend/index.js';
+export * from './models/index.js';
+export { tierWeightShapes, modelSizes } from './models/sizes.js';
+export * from './train/index.js';
+export * from './data/index.js';
+export * from './profile/index.js';

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { DEFAULT_TRIAL, type TrialConfig } from './config.js';
+import { serve } from './serve.js';
+import { listRunsText, showRunText } from './inspect.js';
+
+const d = DEFAULT_TRIAL;
+
+await yargs(hideBin(process.argv))
+  .scriptName('hsfl-coordinator')
+  .usage('$0 <command> [options]\n\nThe hsfl cloud coordinator. Every option can also be given as an environment variable HSFL_<OPTION> (e.g. HSFL_TOKEN, HSFL_C1) or in a JSON file given with --config.')
+  .env('HSFL')
+  .config('config', 'JSON file with any of these options')
+  .option('db', { type: 'string', default: 'runs/hsfl.sqlite', describe: 'SQLite file of the store' })
+  .command(
+    ['serve', '$0'],
+    'run one training run: wait for edges and devices, train, store',
+    (y) => y
+      .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on for edges' })
+      .option('port', { type: 'number', default: 7000, describe: 'port to listen on (0: any free port)' })
+      .option('token', { type: 'string', demandOption: true, describe: 'join token edges must present' })
+      .option('name', { type: 'string', default: d.name, describe: 'run name' })
+      .option('model', { type: 'string', default: d.model, describe: 'model from the zoo (mlp-mnist, cnn-mnist, ...)' })
+      .option('c1', { type: 'number', default: d.c1, describe: 'first cut: devices hold units [0, c1)' })
+      .option('c2', { type: 'number', default: d.c2, describe: 'second cut: edges hold units [c1, c2), the cloud the rest' })
+      .option('i1', { type: 'number', default: d.i1, describe: 'device sub-models are averaged every i1 rounds' })
+      .option('i2', { type: 'number', default: d.i2, describe: 'edge sub-models are averaged every i2 rounds' })
+      .option('batch-size', { type: 'number', default: d.batchSize, describe: 'samples per device per round' })
+      .option('lr', { type: 'number', default: d.lr, describe: 'SGD learning rate' })
+      .option('rounds', { type: 'number', default: d.rounds, describe: 'rounds to train' })
+      .option('eval-every', { type: 'number', default: d.evalEvery, describe: 'score the assembled model every N rounds (0: only at the end)' })
+      .option('seed', { type: 'number', default: d.seed, describe: 'seed of the initial weights' })
+      .option('deadline-ms', { type: 'number', default: d.deadlineMs, describe: 'how long a tier waits for its children each phase of a round' })
+      .option('codec', { choices: ['raw', 'fp16', 'int8'] as const, default: d.codec, describe: 'encoding of activations and gradients on the wire' })
+      .option('min-edges', { type: 'number', default: d.minEdges, describe: 'edges that must join before training starts' })
+      .option('min-devices', { type: 'number', default: d.minDevices, describe: 'devices that must join before training starts' })
+      .option('join-timeout-ms', { type: 'number', default: d.joinTimeoutMs, describe: 'give up if the fleet has not assembled by then' })
+      .option('target-accuracy', { type: 'number', describe: 'stop once the test accuracy reaches this (0-1)' })
+      .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const, describe: 'tfjs backend' })
+      .option('progress', { choices: ['text', 'jsonl', 'none'] as const, default: 'text' as const, describe: 'progress on stdout' })
+      .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
+      .check((a) => {
+        if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be a whole number in [0, 65535] (got ${a.port})`);
+        return true;
+      }),
+    async (a) => {
+      const trial: TrialConfig = {
+        name: a.name, model: a.model, c1: a.c1, c2: a.c2, i1: a.i1, i2: a.i2, batchSize: a.batchSize, lr: a.lr,
+        rounds: a.rounds, evalEvery: a.evalEvery, seed: a.seed, deadlineMs: a.deadlineMs, codec: a.codec,
+        minEdges: a.minEdges, minDevices: a.minDevices, joinTimeoutMs: a.joinTimeoutMs, targetAccuracy: a.targetAccuracy,
+      };
+      process.exitCode = await serve({ host: a.host, port: a.port, token: a.token, db: a.db, backend: a.backend, progress: a.progress, logLevel: a.logLevel, trial });
+    },
+  )
+  .command('runs', 'list the runs in the store', (y) => y, (a) => {
+    process.stdout.write(listRunsText(a.db) + '\n');
+  })
+  .command('show <run>', 'show a run: its plan, metrics and events', (y) => y.positional('run', { type: 'string', demandOption: true }), (a) => {
+    process.stdout.write(showRunText(a.db, a.run) + '\n');
+  })
+  .demandCommand(0)
+  .strict()
+  .fail((msg, err, y) => {
+    process.stderr.write(`hsfl-coordinator: ${msg ?? err?.message}\n\n`);
+    if (msg) y.showHelp();
+    process.exit(1);
+  })
+  .help()
+  .parseAsync();

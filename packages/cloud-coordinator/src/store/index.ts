@@ -1,0 +1,18 @@
+export { Store, newRunId } from './store.js';
+export { StoreError, type StoreErrorCode } from './errors.js';
+export { LATEST_SCHEMA_VERSION } from './migrations.js';
+export type {
+  RunStatus,
+  RunRow,
+  NodeRole,
+  NodeStatus,
+  NodeRow,
+  PlanRow,
+  RoundMetrics,
+  EventLevel,
+  EventRow,
+  CapacityRow,
+  CheckpointKind,
+  CheckpointRow,
+  StoreOptions,
+} from './types.js';

@@ -1,0 +1,725 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { StoreError, toStoreError } from './errors.js';
+import { applyMigrations } from './migrations.js';
+import {
+  CHECKPOINT_KINDS,
+  EVENT_LEVELS,
+  NODE_ROLES,
+  NODE_STATUSES,
+  RUN_STATUSES,
+  TERMINAL_RUN_STATUSES,
+  type CapacityRow,
+  type CheckpointRow,
+  type EventRow,
+  type NodeRow,
+  type PlanRow,
+  type RoundMetrics,
+  type RunRow,
+  type RunStatus,
+  type StoreOptions,
+} from './types.js';
+import * as v from './validate.js';
+
+const RUN_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const DEFAULT_EVENT_LIMIT = 1000;
+
+let lastIdMs = 0;
+/**
+ * A new run id: compact UTC time to the millisecond plus 8 random hex digits,
+ * e.g. `20250314T153012345Z-9f3a61c2`. Ids sort by creation time (strictly
+ * increasing within a process) and are unique across processes.
+ */
+export function newRunId(): string {
+  let ms = Date.now();
+  if (ms <= lastIdMs) ms = lastIdMs + 1;
+  lastIdMs = ms;
+  const t = new Date(ms).toISOString().replace(/[-:.]/g, '');
+  return `${t}-${randomBytes(4).toString('hex')}`;
+}
+
+interface RunDb {
+  id: string;
+  name: string;
+  status: RunStatus;
+  config: string;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  final_accuracy: number | null;
+  final_loss: number | null;
+  error: string | null;
+}
+interface NodeDb {
+  run_id: string;
+  node_id: string;
+  role: NodeRow['role'];
+  parent_id: string | null;
+  backend: string | null;
+  host: string | null;
+  status: NodeRow['status'];
+  samples: number | null;
+  joined_at: number;
+  last_seen_at: number;
+}
+interface PlanDb {
+  run_id: string;
+  version: number;
+  plan: string;
+  prediction: string | null;
+  reason: string;
+  created_at: number;
+  applied_at_round: number | null;
+}
+interface MetricsDb {
+  round: number;
+  plan_version: number;
+  samples: number;
+  loss: number;
+  train_accuracy: number;
+  test_accuracy: number | null;
+  test_loss: number | null;
+  round_ms: number;
+  device_compute_ms: number;
+  edge_compute_ms: number;
+  cloud_compute_ms: number;
+  edge_wait_ms: number;
+  cloud_wait_ms: number;
+  bytes_device_edge_up: number;
+  bytes_edge_device_down: number;
+  bytes_edge_cloud_up: number;
+  bytes_cloud_edge_down: number;
+  devices: number;
+  late_devices: number;
+  synced_devices: number;
+  synced_edges: number;
+  ended_at: number;
+}
+interface EventDb {
+  id: number;
+  run_id: string | null;
+  at: number;
+  level: EventRow['level'];
+  kind: string;
+  node_id: string | null;
+  message: string;
+  data: string | null;
+}
+interface CapacityDb {
+  id: number;
+  run_id: string | null;
+  node_id: string;
+  at: number;
+  report: string;
+}
+interface CheckpointDb {
+  run_id: string;
+  round: number;
+  kind: CheckpointRow['kind'];
+  model_json: string;
+  weights: Buffer;
+  accuracy: number | null;
+  created_at: number;
+}
+
+const runFromDb = (r: RunDb): RunRow => ({
+  id: r.id,
+  name: r.name,
+  status: r.status,
+  config: v.parseJson('run config', r.config),
+  createdAt: r.created_at,
+  startedAt: r.started_at,
+  endedAt: r.ended_at,
+  finalAccuracy: r.final_accuracy,
+  finalLoss: r.final_loss,
+  error: r.error,
+});
+const nodeFromDb = (r: NodeDb): NodeRow => ({
+  runId: r.run_id,
+  nodeId: r.node_id,
+  role: r.role,
+  parentId: r.parent_id,
+  backend: r.backend,
+  host: r.host,
+  status: r.status,
+  samples: r.samples,
+  joinedAt: r.joined_at,
+  lastSeenAt: r.last_seen_at,
+});
+const planFromDb = (r: PlanDb): PlanRow => ({
+  runId: r.run_id,
+  version: r.version,
+  plan: v.parseJson('plan', r.plan),
+  prediction: v.parseJson('plan prediction', r.prediction),
+  reason: r.reason,
+  createdAt: r.created_at,
+  appliedAtRound: r.applied_at_round,
+});
+const metricsFromDb = (r: MetricsDb): RoundMetrics => ({
+  round: r.round,
+  planVersion: r.plan_version,
+  samples: r.samples,
+  loss: r.loss,
+  trainAccuracy: r.train_accuracy,
+  testAccuracy: r.test_accuracy,
+  testLoss: r.test_loss,
+  roundMs: r.round_ms,
+  deviceComputeMs: r.device_compute_ms,
+  edgeComputeMs: r.edge_compute_ms,
+  cloudComputeMs: r.cloud_compute_ms,
+  edgeWaitMs: r.edge_wait_ms,
+  cloudWaitMs: r.cloud_wait_ms,
+  bytesDeviceEdgeUp: r.bytes_device_edge_up,
+  bytesEdgeDeviceDown: r.bytes_edge_device_down,
+  bytesEdgeCloudUp: r.bytes_edge_cloud_up,
+  bytesCloudEdgeDown: r.bytes_cloud_edge_down,
+  devices: r.devices,
+  lateDevices: r.late_devices,
+  syncedDevices: r.synced_devices === 1,
+  syncedEdges: r.synced_edges === 1,
+  endedAt: r.ended_at,
+});
+const eventFromDb = (r: EventDb): EventRow => ({
+  id: r.id,
+  runId: r.run_id,
+  at: r.at,
+  level: r.level,
+  kind: r.kind,
+  nodeId: r.node_id,
+  message: r.message,
+  data: v.parseJson('event data', r.data),
+});
+const capacityFromDb = (r: CapacityDb): CapacityRow => ({
+  id: r.id,
+  runId: r.run_id,
+  nodeId: r.node_id,
+  at: r.at,
+  report: v.parseJson('capacity report', r.report),
+});
+const checkpointFromDb = (r: CheckpointDb): CheckpointRow => ({
+  runId: r.run_id,
+  round: r.round,
+  kind: r.kind,
+  modelJson: r.model_json,
+  weights: r.weights,
+  accuracy: r.accuracy,
+  createdAt: r.created_at,
+});
+
+/**
+ * The coordinator's SQLite store. Synchronous (better-sqlite3); one instance
+ * per process is enough, several processes may open the same file (WAL:
+ * readers never block the writer; writers wait up to busyTimeoutMs).
+ *
+ * Every write method is atomic: it runs in its own transaction (a savepoint
+ * when called inside `transaction()`), and a failure throws a StoreError and
+ * changes nothing.
+ */
+export class Store {
+  readonly path: string;
+  readonly schemaVersion: number;
+  private readonly db: Database.Database;
+  private readonly cache = new Map<string, Database.Statement>();
+
+  private constructor(db: Database.Database, path: string, schemaVersion: number) {
+    this.db = db;
+    this.path = path;
+    this.schemaVersion = schemaVersion;
+  }
+
+  /**
+   * Open (creating the file and its parent directory if needed) and migrate.
+   * `':memory:'` gives a private in-memory database (no WAL, nothing persisted).
+   */
+  static open(path: string, options: StoreOptions = {}): Store {
+    v.str('path', path, { nonEmpty: true });
+    const busyTimeoutMs = options.busyTimeoutMs === undefined ? 5000 : v.int('busyTimeoutMs', options.busyTimeoutMs, 0);
+    const synchronous = v.oneOf('synchronous', options.synchronous ?? 'full', ['full', 'normal'] as const);
+    const memory = path === ':memory:';
+    const resolved = memory ? path : resolve(path);
+    let db: Database.Database;
+    try {
+      if (!memory) mkdirSync(dirname(resolved), { recursive: true });
+      db = new Database(resolved, { timeout: busyTimeoutMs });
+    } catch (e) {
+      throw toStoreError(e, `cannot open store at ${resolved}`);
+    }
+    try {
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      if (!memory) {
+        const mode = db.pragma('journal_mode = WAL', { simple: true });
+        if (mode !== 'wal') throw new StoreError('SQLITE', `could not switch ${resolved} to WAL mode (journal_mode is ${String(mode)})`);
+      }
+      db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+      db.pragma('foreign_keys = ON');
+      if (db.pragma('foreign_keys', { simple: true }) !== 1) throw new StoreError('SQLITE', 'could not enable foreign keys');
+      const version = applyMigrations(db);
+      return new Store(db, resolved, version);
+    } catch (e) {
+      db.close();
+      throw toStoreError(e, `cannot open store at ${resolved}`);
+    }
+  }
+
+  close(): void {
+    if (!this.db.open) return;
+    this.cache.clear();
+    this.db.close();
+  }
+
+  /**
+   * Run `fn` in one transaction (BEGIN IMMEDIATE: the write lock is taken up front, so a
+   * read-then-write body cannot fail half-way with SQLITE_BUSY). Nested calls, and the
+   * store's own write methods called inside, become savepoints. `fn` must be synchronous.
+   */
+  transaction<T>(fn: () => T): T {
+    this.ensureOpen();
+    return this.db.transaction(fn).immediate();
+  }
+
+  // ---------------------------------------------------------------- runs
+
+  createRun(r: { id?: string; name: string; config: unknown }): RunRow {
+    return this.write('createRun', () => {
+      if (r === null || typeof r !== 'object') throw new StoreError('INVALID_INPUT', 'createRun needs an object { id?, name, config }');
+      const id = r.id === undefined ? newRunId() : v.str('run id', r.id);
+      if (!RUN_ID_RE.test(id)) {
+        throw new StoreError('INVALID_INPUT', `run id must be 1-128 characters of [A-Za-z0-9._:-] starting with a letter or digit, got ${JSON.stringify(id)}`);
+      }
+      const name = v.str('run name', r.name, { nonEmpty: true });
+      const config = v.json('run config', r.config);
+      if (this.runExists(id)) throw new StoreError('DUPLICATE_RUN', `run ${id} already exists`);
+      this.stmt(`INSERT INTO runs (id, name, status, config, created_at) VALUES (?, ?, 'created', ?, ?)`).run(id, name, config, Date.now());
+      return this.getRun(id)!;
+    });
+  }
+
+  getRun(id: string): RunRow | undefined {
+    const row = this.read('getRun', () => this.stmt('SELECT * FROM runs WHERE id = ?').get(v.str('run id', id)) as RunDb | undefined);
+    return row && runFromDb(row);
+  }
+
+  /** Newest first. */
+  listRuns(opts: { limit?: number } = {}): RunRow[] {
+    const limit = v.positiveLimit('limit', opts.limit) ?? -1;
+    return this.read('listRuns', () =>
+      (this.stmt('SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit) as RunDb[]).map(runFromDb),
+    );
+  }
+
+  /**
+   * Change a run's status. Entering 'running' sets startedAt (once); entering
+   * completed/failed/stopped sets endedAt. Terminal states are final, and no
+   * run goes back to 'created' (code INVALID_TRANSITION). Setting the current
+   * status again is allowed and only updates `extra`.
+   */
+  setRunStatus(id: string, status: RunStatus, extra: { error?: string; finalAccuracy?: number; finalLoss?: number } = {}): void {
+    this.write('setRunStatus', () => {
+      v.str('run id', id);
+      v.oneOf('run status', status, RUN_STATUSES);
+      const error = v.optStr('error', extra?.error);
+      const finalAccuracy = v.optNum('finalAccuracy', extra?.finalAccuracy, { min: 0, max: 1 });
+      const finalLoss = v.optNum('finalLoss', extra?.finalLoss);
+      const cur = this.stmt('SELECT status FROM runs WHERE id = ?').get(id) as { status: RunStatus } | undefined;
+      if (!cur) throw new StoreError('UNKNOWN_RUN', `unknown run ${id}`);
+      if (cur.status !== status) {
+        if (TERMINAL_RUN_STATUSES.includes(cur.status)) {
+          throw new StoreError('INVALID_TRANSITION', `run ${id} is ${cur.status}; it cannot become ${status}`);
+        }
+        if (status === 'created') throw new StoreError('INVALID_TRANSITION', `run ${id} is ${cur.status}; it cannot go back to created`);
+      }
+      const now = Date.now();
+      this.stmt(
+        `UPDATE runs SET
+           status = @status,
+           started_at = CASE WHEN @status = 'running' AND started_at IS NULL THEN @now ELSE started_at END,
+           ended_at = CASE WHEN @status IN ('completed','failed','stopped') AND ended_at IS NULL THEN @now ELSE ended_at END,
+           error = coalesce(@error, error),
+           final_accuracy = coalesce(@finalAccuracy, final_accuracy),
+           final_loss = coalesce(@finalLoss, final_loss)
+         WHERE id = @id`,
+      ).run({ id, status, now, error, finalAccuracy, finalLoss });
+    });
+  }
+
+  /** Delete a run and, by cascade, its nodes, capacity reports, plans, metrics, events and checkpoints. */
+  deleteRun(id: string): void {
+    this.write('deleteRun', () => {
+      const res = this.stmt('DELETE FROM runs WHERE id = ?').run(v.str('run id', id));
+      if (res.changes === 0) throw new StoreError('UNKNOWN_RUN', `unknown run ${id}`);
+    });
+  }
+
+  // --------------------------------------------------------------- nodes
+
+  /**
+   * Insert or update a node of a run. On update every descriptive field is
+   * replaced; joinedAt keeps the first join; lastSeenAt becomes `at` (default
+   * now) unless it is older than the stored value.
+   */
+  upsertNode(n: Omit<NodeRow, 'joinedAt' | 'lastSeenAt'> & { at?: number }): void {
+    this.write('upsertNode', () => {
+      if (n === null || typeof n !== 'object') throw new StoreError('INVALID_INPUT', 'upsertNode needs a node object');
+      const row = {
+        runId: v.str('runId', n.runId),
+        nodeId: v.str('nodeId', n.nodeId, { nonEmpty: true }),
+        role: v.oneOf('role', n.role, NODE_ROLES),
+        parentId: v.optStr('parentId', n.parentId),
+        backend: v.optStr('backend', n.backend),
+        host: v.optStr('host', n.host),
+        status: v.oneOf('node status', n.status, NODE_STATUSES),
+        samples: v.optInt('samples', n.samples, 0),
+        at: n.at === undefined ? Date.now() : v.time('at', n.at),
+      };
+      this.requireRun(row.runId);
+      this.stmt(
+        `INSERT INTO nodes (run_id, node_id, role, parent_id, backend, host, status, samples, joined_at, last_seen_at)
+         VALUES (@runId, @nodeId, @role, @parentId, @backend, @host, @status, @samples, @at, @at)
+         ON CONFLICT (run_id, node_id) DO UPDATE SET
+           role = excluded.role, parent_id = excluded.parent_id, backend = excluded.backend, host = excluded.host,
+           status = excluded.status, samples = excluded.samples,
+           last_seen_at = max(last_seen_at, excluded.last_seen_at)`,
+      ).run(row);
+    });
+  }
+
+  /** Change a node's status; 'connected' also refreshes lastSeenAt. Throws UNKNOWN_NODE. */
+  setNodeStatus(runId: string, nodeId: string, status: NodeRow['status']): void {
+    this.write('setNodeStatus', () => {
+      v.str('runId', runId);
+      v.str('nodeId', nodeId);
+      v.oneOf('node status', status, NODE_STATUSES);
+      this.requireRun(runId);
+      const res = this.stmt(
+        `UPDATE nodes SET status = @status,
+           last_seen_at = CASE WHEN @status = 'connected' THEN max(last_seen_at, @now) ELSE last_seen_at END
+         WHERE run_id = @runId AND node_id = @nodeId`,
+      ).run({ runId, nodeId, status, now: Date.now() });
+      if (res.changes === 0) throw new StoreError('UNKNOWN_NODE', `unknown node ${nodeId} in run ${runId}`);
+    });
+  }
+
+  /** Ordered by role (cloud, edge, device) then nodeId. */
+  listNodes(runId: string): NodeRow[] {
+    return this.read('listNodes', () =>
+      (
+        this.stmt(
+          `SELECT * FROM nodes WHERE run_id = ?
+           ORDER BY CASE role WHEN 'cloud' THEN 0 WHEN 'edge' THEN 1 ELSE 2 END, node_id`,
+        ).all(v.str('runId', runId)) as NodeDb[]
+      ).map(nodeFromDb),
+    );
+  }
+
+  // ------------------------------------------------------------ capacity
+
+  /** Store a capacity report (runId null: measured outside any run). Returns its id. */
+  addCapacity(runId: string | null, nodeId: string, report: unknown): number {
+    return this.write('addCapacity', () => {
+      const rid = v.optStr('runId', runId);
+      v.str('nodeId', nodeId, { nonEmpty: true });
+      const text = v.json('capacity report', report);
+      if (rid !== null) this.requireRun(rid);
+      const res = this.stmt('INSERT INTO capacity_reports (run_id, node_id, at, report) VALUES (?, ?, ?, ?)').run(rid, nodeId, Date.now(), text);
+      return Number(res.lastInsertRowid);
+    });
+  }
+
+  /** Reports of one run (runId null: reports outside any run), oldest first, optionally of one node. */
+  listCapacity(runId: string | null, nodeId?: string): CapacityRow[] {
+    return this.read('listCapacity', () => {
+      const rid = v.optStr('runId', runId);
+      const rows =
+        nodeId === undefined
+          ? this.stmt('SELECT * FROM capacity_reports WHERE run_id IS ? ORDER BY id').all(rid)
+          : this.stmt('SELECT * FROM capacity_reports WHERE run_id IS ? AND node_id = ? ORDER BY id').all(rid, v.str('nodeId', nodeId));
+      return (rows as CapacityDb[]).map(capacityFromDb);
+    });
+  }
+
+  /** The most recent report of each node of the run, ordered by nodeId. */
+  latestCapacity(runId: string): CapacityRow[] {
+    return this.read('latestCapacity', () =>
+      (
+        this.stmt(
+          `SELECT c.* FROM capacity_reports c
+           JOIN (SELECT node_id, max(id) AS id FROM capacity_reports WHERE run_id = ? GROUP BY node_id) l ON l.id = c.id
+           ORDER BY c.node_id`,
+        ).all(v.str('runId', runId)) as CapacityDb[]
+      ).map(capacityFromDb),
+    );
+  }
+
+  // --------------------------------------------------------------- plans
+
+  addPlan(p: Omit<PlanRow, 'createdAt' | 'appliedAtRound'>): void {
+    this.write('addPlan', () => {
+      if (p === null || typeof p !== 'object') throw new StoreError('INVALID_INPUT', 'addPlan needs a plan object');
+      const runId = v.str('runId', p.runId);
+      const version = v.int('plan version', p.version, 0);
+      const plan = v.json('plan', p.plan);
+      const prediction = v.optJson('plan prediction', p.prediction);
+      const reason = v.str('plan reason', p.reason);
+      this.requireRun(runId);
+      if (this.stmt('SELECT 1 FROM plans WHERE run_id = ? AND version = ?').get(runId, version)) {
+        throw new StoreError('DUPLICATE_PLAN', `run ${runId} already has plan version ${version}`);
+      }
+      this.stmt('INSERT INTO plans (run_id, version, plan, prediction, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+        runId, version, plan, prediction, reason, Date.now(),
+      );
+    });
+  }
+
+  /** Record the round at which a plan took effect. Repeating the same round is a no-op; a different round is refused. */
+  markPlanApplied(runId: string, version: number, round: number): void {
+    this.write('markPlanApplied', () => {
+      v.str('runId', runId);
+      v.int('plan version', version, 0);
+      v.int('round', round, 0);
+      this.requireRun(runId);
+      const cur = this.stmt('SELECT applied_at_round AS r FROM plans WHERE run_id = ? AND version = ?').get(runId, version) as
+        | { r: number | null }
+        | undefined;
+      if (!cur) throw new StoreError('UNKNOWN_PLAN', `run ${runId} has no plan version ${version}`);
+      if (cur.r === round) return;
+      if (cur.r !== null) {
+        throw new StoreError('PLAN_ALREADY_APPLIED', `plan ${version} of run ${runId} was already applied at round ${cur.r}`);
+      }
+      this.stmt('UPDATE plans SET applied_at_round = ? WHERE run_id = ? AND version = ?').run(round, runId, version);
+    });
+  }
+
+  /** Ordered by version. */
+  listPlans(runId: string): PlanRow[] {
+    return this.read('listPlans', () =>
+      (this.stmt('SELECT * FROM plans WHERE run_id = ? ORDER BY version').all(v.str('runId', runId)) as PlanDb[]).map(planFromDb),
+    );
+  }
+
+  /** The plan with the highest version (whether applied yet or not). */
+  latestPlan(runId: string): PlanRow | undefined {
+    const row = this.read('latestPlan', () =>
+      this.stmt('SELECT * FROM plans WHERE run_id = ? ORDER BY version DESC LIMIT 1').get(v.str('runId', runId)) as PlanDb | undefined,
+    );
+    return row && planFromDb(row);
+  }
+
+  // ------------------------------------------------------------- metrics
+
+  /** Record one round. A round already recorded for the run is refused (DUPLICATE_ROUND) and nothing changes. */
+  addRoundMetrics(runId: string, m: RoundMetrics): void {
+    this.write('addRoundMetrics', () => {
+      v.str('runId', runId);
+      if (m === null || typeof m !== 'object') throw new StoreError('INVALID_INPUT', 'addRoundMetrics needs a metrics object');
+      const nonNeg = { min: 0 };
+      const acc = { min: 0, max: 1 };
+      const row = {
+        run_id: runId,
+        round: v.int('round', m.round, 0),
+        plan_version: v.int('planVersion', m.planVersion, 0),
+        samples: v.int('samples', m.samples, 0),
+        loss: v.num('loss', m.loss),
+        train_accuracy: v.num('trainAccuracy', m.trainAccuracy, acc),
+        test_accuracy: v.optNum('testAccuracy', m.testAccuracy, acc),
+        test_loss: v.optNum('testLoss', m.testLoss),
+        round_ms: v.num('roundMs', m.roundMs, nonNeg),
+        device_compute_ms: v.num('deviceComputeMs', m.deviceComputeMs, nonNeg),
+        edge_compute_ms: v.num('edgeComputeMs', m.edgeComputeMs, nonNeg),
+        cloud_compute_ms: v.num('cloudComputeMs', m.cloudComputeMs, nonNeg),
+        edge_wait_ms: v.num('edgeWaitMs', m.edgeWaitMs, nonNeg),
+        cloud_wait_ms: v.num('cloudWaitMs', m.cloudWaitMs, nonNeg),
+        bytes_device_edge_up: v.int('bytesDeviceEdgeUp', m.bytesDeviceEdgeUp, 0),
+        bytes_edge_device_down: v.int('bytesEdgeDeviceDown', m.bytesEdgeDeviceDown, 0),
+        bytes_edge_cloud_up: v.int('bytesEdgeCloudUp', m.bytesEdgeCloudUp, 0),
+        bytes_cloud_edge_down: v.int('bytesCloudEdgeDown', m.bytesCloudEdgeDown, 0),
+        devices: v.int('devices', m.devices, 0),
+        late_devices: v.int('lateDevices', m.lateDevices, 0),
+        synced_devices: v.bool('syncedDevices', m.syncedDevices),
+        synced_edges: v.bool('syncedEdges', m.syncedEdges),
+        ended_at: v.time('endedAt', m.endedAt),
+      };
+      this.requireRun(runId);
+      if (this.stmt('SELECT 1 FROM round_metrics WHERE run_id = ? AND round = ?').get(runId, row.round)) {
+        throw new StoreError('DUPLICATE_ROUND', `run ${runId} already has metrics for round ${row.round}; rounds are recorded once`);
+      }
+      const cols = Object.keys(row);
+      this.stmt(`INSERT INTO round_metrics (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`).run(row);
+    });
+  }
+
+  /**
+   * Rounds in ascending order. With `sinceRound`: rounds > sinceRound, the
+   * first `limit` of them. Without: the last `limit` rounds (all by default).
+   */
+  listRoundMetrics(runId: string, opts: { sinceRound?: number; limit?: number } = {}): RoundMetrics[] {
+    return this.read('listRoundMetrics', () => {
+      v.str('runId', runId);
+      const limit = v.positiveLimit('limit', opts.limit) ?? -1;
+      let rows: MetricsDb[];
+      if (opts.sinceRound !== undefined) {
+        const since = v.int('sinceRound', opts.sinceRound, -1);
+        rows = this.stmt('SELECT * FROM round_metrics WHERE run_id = ? AND round > ? ORDER BY round LIMIT ?').all(runId, since, limit) as MetricsDb[];
+      } else {
+        rows = (this.stmt('SELECT * FROM round_metrics WHERE run_id = ? ORDER BY round DESC LIMIT ?').all(runId, limit) as MetricsDb[]).reverse();
+      }
+      return rows.map(metricsFromDb);
+    });
+  }
+
+  // -------------------------------------------------------------- events
+
+  /** Append an event (runId null: not tied to a run). Returns its id; ids only ever increase. */
+  addEvent(e: Omit<EventRow, 'id' | 'at'> & { at?: number }): number {
+    return this.write('addEvent', () => {
+      if (e === null || typeof e !== 'object') throw new StoreError('INVALID_INPUT', 'addEvent needs an event object');
+      const row = {
+        runId: v.optStr('runId', e.runId),
+        at: e.at === undefined ? Date.now() : v.time('at', e.at),
+        level: v.oneOf('level', e.level, EVENT_LEVELS),
+        kind: v.str('kind', e.kind, { nonEmpty: true }),
+        nodeId: v.optStr('nodeId', e.nodeId),
+        message: v.str('message', e.message),
+        data: v.optJson('event data', e.data),
+      };
+      if (row.runId !== null) this.requireRun(row.runId);
+      const res = this.stmt(
+        'INSERT INTO events (run_id, at, level, kind, node_id, message, data) VALUES (@runId, @at, @level, @kind, @nodeId, @message, @data)',
+      ).run(row);
+      return Number(res.lastInsertRowid);
+    });
+  }
+
+  /**
+   * Events in ascending id order. `runId`: only that run's events (omitted: all,
+   * including those without a run). `level`: that level and more severe.
+   * With `sinceId`: events with id > sinceId, the first `limit`. Without: the
+   * last `limit`. `limit` defaults to 1000.
+   */
+  listEvents(opts: { runId?: string; sinceId?: number; limit?: number; level?: EventRow['level'] } = {}): EventRow[] {
+    return this.read('listEvents', () => {
+      const limit = v.positiveLimit('limit', opts.limit) ?? DEFAULT_EVENT_LIMIT;
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (opts.runId !== undefined) {
+        where.push('run_id = ?');
+        params.push(v.str('runId', opts.runId));
+      }
+      if (opts.level !== undefined) {
+        const min = EVENT_LEVELS.indexOf(v.oneOf('level', opts.level, EVENT_LEVELS));
+        const levels = EVENT_LEVELS.slice(min);
+        where.push(`level IN (${levels.map(() => '?').join(', ')})`);
+        params.push(...levels);
+      }
+      const tail = opts.sinceId === undefined;
+      if (!tail) {
+        where.push('id > ?');
+        params.push(v.int('sinceId', opts.sinceId, 0));
+      }
+      const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id ${tail ? 'DESC' : 'ASC'} LIMIT ?`;
+      const rows = this.stmt(sql).all(...params, limit) as EventDb[];
+      if (tail) rows.reverse();
+      return rows.map(eventFromDb);
+    });
+  }
+
+  // --------------------------------------------------------- checkpoints
+
+  /** Save a checkpoint; saving the same (runId, round, kind) again replaces it. */
+  saveCheckpoint(c: Omit<CheckpointRow, 'createdAt'>): void {
+    this.write('saveCheckpoint', () => {
+      if (c === null || typeof c !== 'object') throw new StoreError('INVALID_INPUT', 'saveCheckpoint needs a checkpoint object');
+      const runId = v.str('runId', c.runId);
+      const round = v.int('round', c.round, 0);
+      const kind = v.oneOf('checkpoint kind', c.kind, CHECKPOINT_KINDS);
+      const modelJson = v.str('modelJson', c.modelJson, { nonEmpty: true });
+      try {
+        JSON.parse(modelJson);
+      } catch {
+        throw new StoreError('INVALID_INPUT', 'modelJson must be a JSON string (the model topology)');
+      }
+      const w: unknown = c.weights;
+      if (!(w instanceof Uint8Array)) throw new StoreError('INVALID_INPUT', 'weights must be a Buffer or Uint8Array');
+      const weights = Buffer.isBuffer(w) ? w : Buffer.from(w.buffer, w.byteOffset, w.byteLength);
+      const accuracy = v.optNum('accuracy', c.accuracy, { min: 0, max: 1 });
+      this.requireRun(runId);
+      this.stmt(
+        `INSERT INTO checkpoints (run_id, round, kind, model_json, weights, accuracy, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (run_id, round, kind) DO UPDATE SET
+           model_json = excluded.model_json, weights = excluded.weights, accuracy = excluded.accuracy, created_at = excluded.created_at`,
+      ).run(runId, round, kind, modelJson, weights, accuracy, Date.now());
+    });
+  }
+
+  /** The checkpoint with the highest round (of `kind` if given; at equal rounds 'final' wins). */
+  latestCheckpoint(runId: string, kind?: CheckpointRow['kind']): CheckpointRow | undefined {
+    const row = this.read('latestCheckpoint', () => {
+      v.str('runId', runId);
+      if (kind === undefined) {
+        return this.stmt(
+          `SELECT * FROM checkpoints WHERE run_id = ? ORDER BY round DESC, CASE kind WHEN 'final' THEN 0 ELSE 1 END LIMIT 1`,
+        ).get(runId) as CheckpointDb | undefined;
+      }
+      return this.stmt('SELECT * FROM checkpoints WHERE run_id = ? AND kind = ? ORDER BY round DESC LIMIT 1').get(
+        runId, v.oneOf('checkpoint kind', kind, CHECKPOINT_KINDS),
+      ) as CheckpointDb | undefined;
+    });
+    return row && checkpointFromDb(row);
+  }
+
+  /** Delete all but the `keep` most recent periodic checkpoints of a run (final ones are kept). Returns how many were deleted. */
+  prunePeriodicCheckpoints(runId: string, keep: number): number {
+    return this.write('prunePeriodicCheckpoints', () => {
+      v.str('runId', runId);
+      v.int('keep', keep, 0);
+      this.requireRun(runId);
+      return this.stmt(
+        `DELETE FROM checkpoints WHERE run_id = @runId AND kind = 'periodic' AND round NOT IN
+           (SELECT round FROM checkpoints WHERE run_id = @runId AND kind = 'periodic' ORDER BY round DESC LIMIT @keep)`,
+      ).run({ runId, keep }).changes;
+    });
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private ensureOpen(): void {
+    if (!this.db.open) throw new StoreError('CLOSED', `the store at ${this.path} is closed`);
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.cache.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.cache.set(sql, s);
+    }
+    return s;
+  }
+
+  private runExists(id: string): boolean {
+    return this.stmt('SELECT 1 FROM runs WHERE id = ?').get(id) !== undefined;
+  }
+
+  private requireRun(id: string): void {
+    if (!this.runExists(id)) throw new StoreError('UNKNOWN_RUN', `unknown run ${id}`);
+  }
+
+  /** Run a write in its own transaction (a savepoint if one is open); map errors to StoreError. */
+  private write<T>(what: string, fn: () => T): T {
+    this.ensureOpen();
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (e) {
+      throw toStoreError(e, what);
+    }
+  }
+
+  private read<T>(what: string, fn: () => T): T {
+    this.ensureOpen();
+    try {
+      return fn();
+    } catch (e) {
+      throw toStoreError(e, what);
+    }
+  }
+}

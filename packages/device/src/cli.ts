@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+import { hostname } from 'node:os';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { initBackend, loadMnist, partition } from '@hsfl/runtime';
+import { DeviceAgent } from './agent.js';
+import { createLogger } from './log.js';
+
+const argv = yargs(hideBin(process.argv))
+  .scriptName('hsfl-device')
+  .usage('$0 [options]\n\nThe hsfl device agent: trains the bottom layers of the model on this machine\'s data, in step with its edge aggregator.\nEvery option can also be given as an environment variable HSFL_<OPTION> (e.g. HSFL_EDGE) or in a JSON file given with --config.')
+  .env('HSFL')
+  .config('config', 'JSON file with any of these options')
+  .option('edge', { type: 'string', demandOption: true, describe: 'address of the edge aggregator, e.g. http://10.0.0.2:7100' })
+  .option('token', { type: 'string', demandOption: true, describe: 'join token the edge expects' })
+  .option('id', { type: 'string', default: `${hostname()}-${process.pid}`, describe: 'this device\'s id (stable across restarts to rejoin as the same device)' })
+  .option('data', { choices: ['mnist'] as const, default: 'mnist' as const, describe: 'local data set' })
+  .option('shard', { type: 'number', default: 0, describe: 'which part of the data set this device owns (0-based)' })
+  .option('shards', { type: 'number', default: 1, describe: 'how many devices share the data set' })
+  .option('partition', { choices: ['iid', 'dirichlet'] as const, default: 'iid' as const, describe: 'how the data set is split across devices' })
+  .option('alpha', { type: 'number', default: 0.5, describe: 'Dirichlet concentration for --partition dirichlet (smaller: more skewed)' })
+  .option('data-seed', { type: 'number', default: 1, describe: 'seed of the partition (the same on every device)' })
+  .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const, describe: 'tfjs backend' })
+  .option('progress', { choices: ['text', 'jsonl', 'none'] as const, default: 'text' as const, describe: 'progress on stdout' })
+  .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
+  .check((a) => {
+    if (!Number.isInteger(a.shards) || a.shards < 1) throw new Error(`--shards must be a whole number >= 1 (got ${a.shards})`);
+    if (!Number.isInteger(a.shard) || a.shard < 0 || a.shard >= a.shards) throw new Error(`--shard must be a whole number in [0, ${a.shards}) (got ${a.shard})`);
+    if (!(a.alpha > 0)) throw new Error(`--alpha must be > 0 (got ${a.alpha})`);
+    if (!/^https?:\/\/[^\s]+$/.test(a.edge)) throw new Error(`--edge must be an http(s) address such as http://127.0.0.1:7100 (got ${a.edge})`);
+    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(a.id)) throw new Error('--id must be 1-64 characters of [A-Za-z0-9._:-]');
+    return true;
+  })
+  .strict()
+  .help()
+  .parseSync();
+
+const log = createLogger('hsfl-device', argv.logLevel);
+
+function progress(kind: string, detail: Record<string, unknown>): void {
+  if (argv.progress === 'jsonl') process.stdout.write(JSON.stringify({ type: kind, id: argv.id, ...detail }) + '\n');
+  else if (argv.progress === 'text' && kind !== 'round') process.stdout.write(`[${argv.id}] ${kind} ${JSON.stringify(detail)}\n`);
+}
+
+async function main(): Promise<void> {
+  const backend = await initBackend({ preferred: argv.backend });
+  log.info({ backend }, 'backend ready');
+  const { train } = loadMnist();
+  const shards = partition(train.y, argv.shards, { kind: argv.partition, alpha: argv.alpha, seed: argv.dataSeed });
+  const indices = shards[argv.shard]!;
+  log.info({ shard: argv.shard, shards: argv.shards, samples: indices.length, partition: argv.partition }, 'local data ready');
+  const agent = new DeviceAgent({
+    id: argv.id, edgeUrl: argv.edge, token: argv.token, backend: backend.name, host: hostname(),
+    data: train, indices, seed: argv.dataSeed * 7919 + argv.shard, log, onEvent: progress,
+  });
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    await agent.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  agent.start();
+  const reason = await agent.finished;
+  progress('finished', { reason, rounds: agent.roundsTrained });
+  await agent.stop();
+  process.exit(0);
+}
+
+main().catch((err) => {
+  log.error({ err: String(err), stack: (err as Error).stack }, 'device failed');
+  process.stderr.write(`hsfl-device: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

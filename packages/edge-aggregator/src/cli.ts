@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+import { hostname } from 'node:os';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { initBackend } from '@hsfl/runtime';
+import { EdgeAggregator } from './edge.js';
+import { createLogger } from './log.js';
+
+const argv = yargs(hideBin(process.argv))
+  .scriptName('hsfl-edge')
+  .usage('$0 [options]\n\nThe hsfl edge aggregator: serves its devices, trains the middle layers, and talks to the cloud coordinator.\nEvery option can also be given as an environment variable HSFL_<OPTION> (e.g. HSFL_CLOUD) or in a JSON file given with --config.')
+  .env('HSFL')
+  .config('config', 'JSON file with any of these options')
+  .option('cloud', { type: 'string', demandOption: true, describe: 'address of the cloud coordinator, e.g. http://10.0.0.1:7000' })
+  .option('token', { type: 'string', demandOption: true, describe: 'join token the cloud expects' })
+  .option('device-token', { type: 'string', describe: 'join token devices must present (default: --token)' })
+  .option('id', { type: 'string', default: `edge-${hostname()}`, describe: 'this edge\'s id' })
+  .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on for devices' })
+  .option('port', { type: 'number', default: 7100, describe: 'port to listen on for devices (0: any free port)' })
+  .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const, describe: 'tfjs backend' })
+  .option('progress', { choices: ['text', 'jsonl', 'none'] as const, default: 'text' as const, describe: 'progress on stdout' })
+  .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
+  .check((a) => {
+    if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be a whole number in [0, 65535] (got ${a.port})`);
+    if (!/^https?:\/\/[^\s]+$/.test(a.cloud)) throw new Error(`--cloud must be an http(s) address such as http://127.0.0.1:7000 (got ${a.cloud})`);
+    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(a.id)) throw new Error('--id must be 1-64 characters of [A-Za-z0-9._:-]');
+    return true;
+  })
+  .strict()
+  .help()
+  .parseSync();
+
+const log = createLogger('hsfl-edge', argv.logLevel);
+
+async function main(): Promise<void> {
+  const backend = await initBackend({ preferred: argv.backend });
+  log.info({ backend }, 'backend ready');
+  const edge = new EdgeAggregator({
+    id: argv.id, cloudUrl: argv.cloud, token: argv.token, deviceToken: argv.deviceToken ?? argv.token,
+    bindHost: argv.host, port: argv.port, backend: backend.name, host: hostname(), log,
+  });
+  const port = await edge.start();
+  if (argv.progress === 'jsonl') process.stdout.write(JSON.stringify({ type: 'listening', id: argv.id, port }) + '\n');
+  else if (argv.progress === 'text') process.stdout.write(`hsfl-edge ${argv.id}: devices connect to port ${port}\n`);
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    await edge.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  const reason = await edge.finished;
+  log.info({ reason }, 'run over');
+  // Let the run-end notice reach the devices before the sockets close.
+  setTimeout(() => void edge.stop().then(() => process.exit(0)), 300);
+}
+
+main().catch((err) => {
+  log.error({ err: String(err), stack: (err as Error).stack }, 'edge failed');
+  process.stderr.write(`hsfl-edge: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

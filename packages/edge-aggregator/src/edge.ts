@@ -1,0 +1,544 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server, type Socket as ServerSocket } from 'socket.io';
+import { io, type Socket } from 'socket.io-client';
+import {
+  EVENTS, Mailbox, Peer, ProtocolError, checkHeader, checkLabels, checkWeights, encodeTensor, expectTensor,
+  MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor,
+  type ByteTotals, type LogLike, type MessageOf,
+} from '@hsfl/protocol';
+import { tf, SubModel, fedAvg, modelInfo, modelSizes, tierWeightShapes } from '@hsfl/runtime';
+
+type Plan = NonNullable<MessageOf<typeof EVENTS.welcome>['plan']>;
+
+export interface EdgeOptions {
+  id: string;
+  cloudUrl: string;
+  /** Token this edge presents to the cloud. */
+  token: string;
+  /** Token devices must present to this edge. */
+  deviceToken: string;
+  /** Address and port devices connect to (port 0: any free port). */
+  bindHost: string;
+  port: number;
+  backend: string;
+  host: string;
+  log: LogLike;
+  /** Transport-level cap (socket.io maxHttpBufferSize); see docs/protocol.md. */
+  maxBytes?: number;
+}
+
+interface DeviceLink {
+  id: string;
+  socket: ServerSocket;
+  peer: Peer;
+  backend: string;
+  host: string;
+  samples: number;
+}
+
+interface EdgeRound {
+  round: number;
+  syncDevices: boolean;
+  syncEdges: boolean;
+  phase: 'collect' | 'up' | 'down' | 'done';
+  startedAt: number;
+  expected: Set<string>;
+  acts: Map<string, { data: Float32Array; labels: Int32Array; n: number }>;
+  slices: { id: string; n: number }[];
+  x?: tf.Tensor;
+  awaitingDone: Set<string>;
+  done: Map<string, MessageOf<typeof EVENTS.roundDone>>;
+  deviceCopies: Map<string, { ws: Float32Array[]; samples: number }>;
+  computeMs: number;
+  waitMs: number;
+  phaseStartedAt: number;
+  bytesInAtStart: number;
+  bytesOutAtStart: number;
+  timer?: NodeJS.Timeout;
+  late: Set<string>;
+}
+
+/**
+ * The edge aggregator: holds units [c1, c2), gathers its devices'
+ * activations, trains its copy in step with the cloud, and pre-averages its
+ * devices' copies on device-sync rounds (DESIGN §2, steps 2 and 4).
+ */
+export class EdgeAggregator {
+  private http?: HttpServer;
+  private server?: Server;
+  private cloud?: Socket;
+  private cloudPeer?: Peer;
+  private readonly mailbox: Mailbox;
+  private readonly devices = new Map<string, DeviceLink>();
+  private readonly waitingForWelcome = new Set<DeviceLink>();
+  private runId = '';
+  private plan?: Plan;
+  private sub?: SubModel;
+  private deviceWeights: Float32Array[] = [];
+  private samplesSinceEdgeSync = 0;
+  private round?: EdgeRound;
+  private lastRound = -1;
+  /** Bytes over all device links, both directions, for per-round metrics. */
+  private readonly deviceBytes: ByteTotals = { bytesIn: 0, bytesOut: 0 };
+  private endResolve?: (reason: string) => void;
+  readonly finished: Promise<string>;
+  port = 0;
+
+  constructor(private readonly opts: EdgeOptions) {
+    this.mailbox = new Mailbox((err) => opts.log.error({ err: String(err), stack: (err as Error)?.stack }, 'edge task failed'));
+    this.finished = new Promise((resolve) => (this.endResolve = resolve));
+  }
+
+  get weights(): Float32Array[] {
+    return this.sub ? this.sub.getWeights() : [];
+  }
+
+  get connectedDevices(): string[] {
+    return [...this.devices.keys()].sort();
+  }
+
+  async start(): Promise<number> {
+    this.http = createServer();
+    this.server = new Server(this.http, {
+      maxHttpBufferSize: this.opts.maxBytes ?? MAX_MESSAGE_BYTES,
+      serveClient: false,
+      pingInterval: 5000,
+      pingTimeout: 10000,
+    });
+    this.server.on('connection', (socket) => this.onDeviceConnection(socket));
+    await new Promise<void>((resolve, reject) => {
+      this.http!.once('error', reject);
+      this.http!.listen(this.opts.port, this.opts.bindHost, () => resolve());
+    });
+    this.port = (this.http.address() as AddressInfo).port;
+    this.opts.log.info({ port: this.port, host: this.opts.bindHost }, 'edge listening for devices');
+    this.connectCloud();
+    return this.port;
+  }
+
+  async stop(): Promise<void> {
+    await this.mailbox.run(() => this.abortRound('stopping'));
+    this.cloud?.disconnect();
+    this.server?.disconnectSockets(true);
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.sub?.dispose();
+    this.sub = undefined;
+    this.endResolve?.('stopped');
+  }
+
+  // ---- cloud side -------------------------------------------------------
+
+  private connectCloud(): void {
+    const socket = io(this.opts.cloudUrl, { transports: ['websocket'], reconnectionDelay: 250, reconnectionDelayMax: 2000 });
+    this.cloud = socket;
+    const peer = new Peer(socket, { name: 'cloud', log: this.opts.log, mailbox: this.mailbox, maxBytes: () => this.messageLimit() });
+    this.cloudPeer = peer;
+    socket.on('connect', () => {
+      this.opts.log.info({ cloud: this.opts.cloudUrl }, 'connected to cloud, joining');
+      peer.send(EVENTS.hello, {
+        nodeId: this.opts.id, role: Role.ROLE_EDGE, token: this.opts.token, backend: this.opts.backend,
+        numSamples: 0, software: 'hsfl-edge', host: this.opts.host,
+      });
+    });
+    socket.on('disconnect', (reason) => {
+      void this.mailbox.run(() => {
+        this.opts.log.warn({ reason }, 'disconnected from cloud; keeping devices, waiting to reconnect');
+        this.abortRound('cloud disconnected');
+      });
+    });
+    socket.on('connect_error', (err) => this.opts.log.debug({ err: err.message }, 'cloud not reachable yet'));
+    peer.onErrorReply((e) => this.opts.log.warn({ code: e.code, event: e.event, err: e.message }, 'cloud refused a message'));
+    peer.on(EVENTS.welcome, (m) => this.onWelcome(m));
+    peer.on(EVENTS.roundStart, (m) => this.onRoundStart(m));
+    peer.on(EVENTS.gradients, (m) => this.onCloudGradients(m));
+    peer.on(EVENTS.weightsDown, (m) => this.onWeightsDown(m));
+    peer.on(EVENTS.runEnd, (m) => this.onRunEnd(m));
+  }
+
+  private onWelcome(m: MessageOf<typeof EVENTS.welcome>): void {
+    const plan = m.plan;
+    if (!plan) throw new ProtocolError('malformed', 'welcome without a plan');
+    const info = modelInfo(plan.model);
+    if (!(plan.c1 <= plan.c2 && plan.c2 <= info.numUnits)) throw new ProtocolError('bad_shape', `cuts (${plan.c1}, ${plan.c2}) do not fit ${plan.model}`);
+    const reuse = this.sub && this.plan && this.plan.model === plan.model && this.plan.c1 === plan.c1 && this.plan.c2 === plan.c2;
+    if (!reuse) {
+      this.sub?.dispose();
+      this.sub = SubModel.create(plan.model, plan.c1, plan.c2, plan.seed);
+    }
+    const devShapes = tierWeightShapes(plan.model, 0, plan.c1);
+    const deviceWeights = m.deviceWeights.length ? checkWeights(m.deviceWeights, devShapes) : [];
+    if (m.edgeWeights.length) this.sub!.setWeights(checkWeights(m.edgeWeights, this.sub!.weightShapes()));
+    this.deviceWeights = deviceWeights.map((w) => w.slice());
+    this.runId = m.runId;
+    this.plan = plan;
+    this.samplesSinceEdgeSync = 0;
+    this.lastRound = m.nextRound - 1;
+    this.opts.log.info({ runId: m.runId, c1: plan.c1, c2: plan.c2, i1: plan.i1, i2: plan.i2, nextRound: m.nextRound }, 'joined run');
+    for (const link of this.waitingForWelcome) this.welcomeDevice(link);
+    this.waitingForWelcome.clear();
+    for (const link of this.devices.values()) this.reportDevice(link, true, 'edge rejoined');
+  }
+
+  private onRoundStart(m: MessageOf<typeof EVENTS.roundStart>): void {
+    const plan = this.requirePlan();
+    const h = m.header;
+    if (!h) throw new ProtocolError('malformed', 'round start without header');
+    checkHeader(h, { runId: this.runId, planVersion: plan.version });
+    if (h.round <= this.lastRound) throw new ProtocolError('stale', `round ${h.round} is not after ${this.lastRound}`);
+    this.abortRound('superseded');
+    this.lastRound = h.round;
+    const now = performance.now();
+    const r: EdgeRound = {
+      round: h.round, syncDevices: m.syncDevices, syncEdges: m.syncEdges, phase: 'collect', startedAt: now,
+      expected: new Set(this.devices.keys()), acts: new Map(), slices: [], awaitingDone: new Set(), done: new Map(),
+      deviceCopies: new Map(), computeMs: 0, waitMs: 0, phaseStartedAt: now,
+      bytesInAtStart: this.deviceBytes.bytesIn, bytesOutAtStart: this.deviceBytes.bytesOut, late: new Set(),
+    };
+    this.round = r;
+    if (r.expected.size === 0) {
+      this.sitOut(r, 'no devices connected');
+      return;
+    }
+    for (const id of r.expected) {
+      const link = this.devices.get(id)!;
+      link.peer.send(EVENTS.roundStart, { header: this.header(r.round), syncDevices: m.syncDevices, syncEdges: m.syncEdges });
+    }
+    this.armDeadline(r);
+  }
+
+  private onCloudGradients(m: MessageOf<typeof EVENTS.gradients>): void {
+    const plan = this.requirePlan();
+    const r = this.round;
+    if (!m.header) throw new ProtocolError('malformed', 'gradients without header');
+    checkHeader(m.header, { runId: this.runId, planVersion: plan.version, round: r?.round ?? -1 });
+    if (!r || r.phase !== 'up' || !r.x) throw new ProtocolError('stale', `no activations outstanding for round ${m.header.round}`);
+    const n = r.x.shape[0]!;
+    const outShape = this.sub!.outputShape();
+    const g = expectTensor(m.gradients, { shape: [n, ...outShape], dtype: 'float32', finite: true });
+    r.waitMs += performance.now() - r.phaseStartedAt;
+    const t0 = performance.now();
+    const dy = tf.tensor(g.data, [n, ...outShape]);
+    const dx = this.sub!.backward(r.x, dy, n, plan.lr, true);
+    dy.dispose();
+    this.samplesSinceEdgeSync += n;
+    const inShape = this.sub!.inputShape();
+    const per = inShape.reduce((a, b) => a * b, 1);
+    const dxData = dx ? (dx.dataSync() as Float32Array) : new Float32Array(n * per);
+    dx?.dispose();
+    r.x.dispose();
+    r.x = undefined;
+    r.computeMs += performance.now() - t0;
+    r.phase = 'down';
+    r.phaseStartedAt = performance.now();
+    let offset = 0;
+    for (const s of r.slices) {
+      const slice = dxData.subarray(offset * per, (offset + s.n) * per);
+      offset += s.n;
+      const link = this.devices.get(s.id);
+      if (!link) continue;
+      r.awaitingDone.add(s.id);
+      link.peer.send(EVENTS.gradients, { header: this.header(r.round), gradients: encodeTensor(slice, [s.n, ...inShape], codecName(plan.codec)) });
+    }
+    if (r.awaitingDone.size === 0) this.finishRound(r);
+    else this.armDeadline(r);
+  }
+
+  private onWeightsDown(m: MessageOf<typeof EVENTS.weightsDown>): void {
+    const plan = this.requirePlan();
+    if (!m.header) throw new ProtocolError('malformed', 'weights without header');
+    checkHeader(m.header, { runId: this.runId, planVersion: plan.version });
+    if (m.tier === Tier.TIER_DEVICE) {
+      const ws = checkWeights(m.tensors, tierWeightShapes(plan.model, 0, plan.c1));
+      this.deviceWeights = ws.map((w) => w.slice());
+      for (const link of this.devices.values()) {
+        link.peer.send(EVENTS.weightsDown, { header: m.header, tier: Tier.TIER_DEVICE, tensors: m.tensors, samples: m.samples });
+      }
+    } else if (m.tier === Tier.TIER_EDGE) {
+      this.sub!.setWeights(checkWeights(m.tensors, this.sub!.weightShapes()));
+      this.samplesSinceEdgeSync = 0;
+    } else {
+      throw new ProtocolError('bad_shape', `an edge holds no tier ${m.tier} weights`);
+    }
+  }
+
+  private onRunEnd(m: MessageOf<typeof EVENTS.runEnd>): void {
+    this.opts.log.info({ reason: m.reason }, 'run ended');
+    this.abortRound('run ended');
+    for (const link of this.devices.values()) link.peer.send(EVENTS.runEnd, m);
+    this.endResolve?.(m.reason);
+  }
+
+  // ---- device side ------------------------------------------------------
+
+  private onDeviceConnection(socket: ServerSocket): void {
+    let link: DeviceLink | undefined;
+    const peer = new Peer(socket, {
+      name: `device@${socket.handshake.address}`,
+      log: this.opts.log,
+      mailbox: this.mailbox,
+      maxBytes: () => this.messageLimit(),
+      totals: this.deviceBytes,
+    });
+    peer.onErrorReply((e) => this.opts.log.warn({ device: link?.id, code: e.code, err: e.message }, 'device reported an error'));
+    peer.on(EVENTS.hello, (m) => {
+      if (m.token !== this.opts.deviceToken) {
+        this.opts.log.warn({ node: m.nodeId, address: socket.handshake.address }, 'device presented a wrong join token');
+        setTimeout(() => socket.disconnect(true), 200);
+        throw new ProtocolError('unauthorized', 'wrong join token');
+      }
+      if (m.role !== Role.ROLE_DEVICE) throw new ProtocolError('malformed', 'only devices may join an edge');
+      if (!/^[A-Za-z0-9._:-]{1,64}$/.test(m.nodeId)) throw new ProtocolError('malformed', 'node id must be 1-64 characters of [A-Za-z0-9._:-]');
+      if (link) throw new ProtocolError('malformed', 'already joined on this connection');
+      const previous = this.devices.get(m.nodeId);
+      if (!previous && this.devices.size + this.waitingForWelcome.size >= MAX_DEVICES_PER_EDGE) {
+        setTimeout(() => socket.disconnect(true), 200);
+        throw new ProtocolError('limit', `this edge already serves ${MAX_DEVICES_PER_EDGE} devices`);
+      }
+      if (previous) {
+        this.opts.log.warn({ device: m.nodeId }, 'device reconnected; replacing its old connection');
+        this.dropDevice(previous, 'replaced by a new connection');
+        previous.socket.disconnect(true);
+      }
+      link = { id: m.nodeId, socket, peer, backend: m.backend, host: m.host, samples: m.numSamples };
+      if (!this.plan) {
+        this.waitingForWelcome.add(link);
+        this.opts.log.info({ device: m.nodeId }, 'device waiting for the run to be joined');
+        return;
+      }
+      this.welcomeDevice(link);
+    });
+    peer.on(EVENTS.activations, (m) => this.onDeviceActivations(this.joined(link), m));
+    peer.on(EVENTS.weightsUp, (m) => this.onDeviceWeights(this.joined(link), m));
+    peer.on(EVENTS.roundDone, (m) => this.onDeviceRoundDone(this.joined(link), m));
+    socket.on('disconnect', (reason) => {
+      void this.mailbox.run(() => {
+        if (!link) return;
+        this.waitingForWelcome.delete(link);
+        if (this.devices.get(link.id) === link) this.dropDevice(link, reason);
+      });
+    });
+  }
+
+  private joined(link: DeviceLink | undefined): DeviceLink {
+    if (!link || this.devices.get(link.id) !== link) throw new ProtocolError('not_joined', 'send hello first');
+    return link;
+  }
+
+  private welcomeDevice(link: DeviceLink): void {
+    const plan = this.plan!;
+    this.devices.set(link.id, link);
+    const shapes = tierWeightShapes(plan.model, 0, plan.c1);
+    link.peer.send(EVENTS.welcome, {
+      runId: this.runId, plan, nextRound: this.lastRound + 1, parentId: this.opts.id,
+      deviceWeights: this.deviceWeights.map((w, i) => encodeTensor(w, shapes[i]!)), edgeWeights: [],
+    });
+    this.opts.log.info({ device: link.id, backend: link.backend, samples: link.samples }, 'device joined');
+    this.reportDevice(link, true, 'joined');
+  }
+
+  private dropDevice(link: DeviceLink, reason: string): void {
+    this.devices.delete(link.id);
+    this.opts.log.warn({ device: link.id, reason }, 'device left');
+    this.reportDevice(link, false, reason);
+    const r = this.round;
+    if (!r || r.phase === 'done') return;
+    r.expected.delete(link.id);
+    r.awaitingDone.delete(link.id);
+    if (r.phase === 'collect') this.maybeForwardUp(r);
+    else if (r.phase === 'down' && r.awaitingDone.size === 0) this.finishRound(r);
+  }
+
+  private reportDevice(link: DeviceLink, connected: boolean, reason: string): void {
+    if (!this.cloudPeer || !this.cloud?.connected) return;
+    this.cloudPeer.send(EVENTS.nodeStatus, {
+      nodeId: link.id, role: Role.ROLE_DEVICE, parentId: this.opts.id, connected, backend: link.backend,
+      numSamples: link.samples, host: link.host, reason,
+    });
+  }
+
+  private onDeviceActivations(link: DeviceLink, m: MessageOf<typeof EVENTS.activations>): void {
+    const plan = this.requirePlan();
+    const r = this.round;
+    if (!m.header) throw new ProtocolError('malformed', 'activations without header');
+    checkHeader(m.header, { runId: this.runId, planVersion: plan.version, round: r?.round ?? -1 });
+    if (!r || r.phase !== 'collect' || !r.expected.has(link.id)) throw new ProtocolError('stale', `round ${m.header.round} is no longer collecting from ${link.id}`);
+    if (r.acts.has(link.id)) throw new ProtocolError('stale', `activations for round ${r.round} already received from ${link.id}`);
+    const shape = this.sub!.inputShape();
+    const a = expectTensor(m.activations, { shape: [null, ...shape], dtype: 'float32', finite: true });
+    const n = a.shape[0]!;
+    if (n < 1 || n > plan.batchSize) throw new ProtocolError('bad_shape', `batch of ${n} samples; the plan allows 1 to ${plan.batchSize}`);
+    const labels = checkLabels(m.labels, modelInfo(plan.model).numClasses, n);
+    r.acts.set(link.id, { data: a.data as Float32Array, labels, n });
+    this.maybeForwardUp(r);
+  }
+
+  private onDeviceWeights(link: DeviceLink, m: MessageOf<typeof EVENTS.weightsUp>): void {
+    const plan = this.requirePlan();
+    const r = this.round;
+    if (!m.header) throw new ProtocolError('malformed', 'weights without header');
+    checkHeader(m.header, { runId: this.runId, planVersion: plan.version, round: r?.round ?? -1 });
+    if (!r || r.phase !== 'down' || !r.syncDevices || !r.awaitingDone.has(link.id)) throw new ProtocolError('stale', `not expecting weights from ${link.id} now`);
+    if (m.tier !== Tier.TIER_DEVICE) throw new ProtocolError('bad_shape', 'devices upload device-tier weights only');
+    if (r.deviceCopies.has(link.id)) throw new ProtocolError('stale', `weights for round ${r.round} already received from ${link.id}`);
+    const ws = checkWeights(m.tensors, tierWeightShapes(plan.model, 0, plan.c1));
+    if (!(m.samples > 0)) throw new ProtocolError('bad_shape', 'weights must carry a positive sample count');
+    r.deviceCopies.set(link.id, { ws, samples: m.samples });
+  }
+
+  private onDeviceRoundDone(link: DeviceLink, m: MessageOf<typeof EVENTS.roundDone>): void {
+    const plan = this.requirePlan();
+    const r = this.round;
+    if (!m.header) throw new ProtocolError('malformed', 'round done without header');
+    checkHeader(m.header, { runId: this.runId, planVersion: plan.version, round: r?.round ?? -1 });
+    if (!r || r.phase !== 'down' || !r.awaitingDone.has(link.id)) throw new ProtocolError('stale', `not expecting round done from ${link.id}`);
+    r.awaitingDone.delete(link.id);
+    r.done.set(link.id, m);
+    if (r.awaitingDone.size === 0) this.finishRound(r);
+  }
+
+  // ---- the round ----------------------------------------------------------
+
+  private maybeForwardUp(r: EdgeRound): void {
+    if (r.phase !== 'collect') return;
+    if (r.acts.size < r.expected.size) return;
+    if (r.acts.size === 0) {
+      this.sitOut(r, 'no device delivered activations');
+      return;
+    }
+    this.forwardUp(r);
+  }
+
+  private forwardUp(r: EdgeRound): void {
+    const plan = this.requirePlan();
+    clearTimeout(r.timer);
+    r.waitMs += performance.now() - r.phaseStartedAt;
+    r.phase = 'up';
+    for (const id of r.expected) if (!r.acts.has(id)) r.late.add(id);
+    const ids = [...r.acts.keys()].sort();
+    const inShape = this.sub!.inputShape();
+    const t0 = performance.now();
+    const parts = ids.map((id) => r.acts.get(id)!);
+    const total = parts.reduce((a, p) => a + p.n, 0);
+    const per = inShape.reduce((a, b) => a * b, 1);
+    const xData = new Float32Array(total * per);
+    const labels = new Int32Array(total);
+    let off = 0;
+    for (const p of parts) {
+      xData.set(p.data, off * per);
+      labels.set(p.labels, off);
+      off += p.n;
+    }
+    r.slices = ids.map((id) => ({ id, n: r.acts.get(id)!.n }));
+    r.acts.clear();
+    const x = tf.tensor(xData, [total, ...inShape]);
+    const y = this.sub!.forward(x);
+    const yData = y.dataSync() as Float32Array;
+    if (y !== x) y.dispose();
+    r.x = x;
+    r.computeMs += performance.now() - t0;
+    r.phaseStartedAt = performance.now();
+    this.cloudPeer!.send(EVENTS.activations, {
+      header: this.header(r.round),
+      activations: encodeTensor(yData, [total, ...this.sub!.outputShape()], codecName(plan.codec)),
+      labels: encodeTensor(labels, [total]),
+      slices: r.slices.map((s) => ({ nodeId: s.id, samples: s.n })),
+    });
+    this.armDeadline(r);
+  }
+
+  private finishRound(r: EdgeRound): void {
+    if (r.phase === 'done') return;
+    const plan = this.requirePlan();
+    clearTimeout(r.timer);
+    r.waitMs += performance.now() - r.phaseStartedAt;
+    r.phase = 'done';
+    for (const id of r.awaitingDone) r.late.add(id);
+    const header = this.header(r.round);
+    const samples = r.slices.reduce((a, s) => a + s.n, 0);
+    if (r.syncDevices && r.deviceCopies.size > 0) {
+      const copies = [...r.deviceCopies.values()];
+      const avg = fedAvg(copies.map((c) => c.ws), copies.map((c) => c.samples));
+      const shapes = tierWeightShapes(plan.model, 0, plan.c1);
+      this.cloudPeer!.send(EVENTS.weightsUp, {
+        header, tier: Tier.TIER_DEVICE, tensors: avg.map((w, i) => encodeTensor(w, shapes[i]!)),
+        samples: copies.reduce((a, c) => a + c.samples, 0),
+      });
+    }
+    if (r.syncEdges && !this.sub!.isEmpty && this.samplesSinceEdgeSync > 0) {
+      const shapes = this.sub!.weightShapes();
+      this.cloudPeer!.send(EVENTS.weightsUp, {
+        header, tier: Tier.TIER_EDGE, tensors: this.sub!.getWeights().map((w, i) => encodeTensor(w, shapes[i]!)),
+        samples: this.samplesSinceEdgeSync,
+      });
+    }
+    const childCompute = [...r.done.values()].map((d) => d.computeMs);
+    this.cloudPeer!.send(EVENTS.roundDone, {
+      header, samples, computeMs: r.computeMs, maxChildComputeMs: childCompute.length ? Math.max(...childCompute) : 0,
+      waitMs: r.waitMs, bytesDownUp: this.deviceBytes.bytesIn - r.bytesInAtStart, bytesDownDown: this.deviceBytes.bytesOut - r.bytesOutAtStart,
+      late: [...r.late].sort(),
+    });
+    if (r.late.size) this.opts.log.warn({ round: r.round, late: [...r.late] }, 'devices missed the deadline');
+  }
+
+  private sitOut(r: EdgeRound, why: string): void {
+    clearTimeout(r.timer);
+    r.phase = 'done';
+    this.opts.log.info({ round: r.round, why }, 'edge sits this round out');
+    this.cloudPeer!.send(EVENTS.roundDone, {
+      header: this.header(r.round), samples: 0, computeMs: 0, maxChildComputeMs: 0, waitMs: 0,
+      bytesDownUp: 0, bytesDownDown: 0, late: [...r.expected].sort(),
+    });
+  }
+
+  private armDeadline(r: EdgeRound): void {
+    clearTimeout(r.timer);
+    const ms = this.requirePlan().deadlineMs || 30000;
+    r.timer = setTimeout(() => {
+      void this.mailbox.run(() => {
+        if (this.round !== r) return;
+        if (r.phase === 'collect') {
+          this.opts.log.warn({ round: r.round, missing: [...r.expected].filter((id) => !r.acts.has(id)) }, 'deadline: going on without late devices');
+          for (const id of r.expected) if (!r.acts.has(id)) r.expected.delete(id);
+          this.maybeForwardUp(r);
+        } else if (r.phase === 'down') {
+          this.finishRound(r);
+        }
+      });
+    }, ms);
+    r.timer.unref?.();
+  }
+
+  private abortRound(why: string): void {
+    const r = this.round;
+    if (!r) return;
+    clearTimeout(r.timer);
+    r.x?.dispose();
+    r.x = undefined;
+    if (r.phase !== 'done') this.opts.log.warn({ round: r.round, why }, 'round abandoned');
+    r.phase = 'done';
+    this.round = undefined;
+  }
+
+  // ---- helpers ------------------------------------------------------------
+
+  private header(round: number) {
+    return { runId: this.runId, planVersion: this.plan!.version, round, sender: this.opts.id };
+  }
+
+  private requirePlan(): Plan {
+    if (!this.plan || !this.sub) throw new ProtocolError('not_joined', 'the edge has not joined a run yet');
+    return this.plan;
+  }
+
+  /** Largest message accepted: only small control messages until a plan is known (docs/protocol.md, Limits). */
+  private messageLimit(): number {
+    const transport = this.opts.maxBytes ?? MAX_MESSAGE_BYTES;
+    if (!this.plan) return Math.min(transport, MIN_MESSAGE_BYTES);
+    return Math.min(transport, messageLimitFor({ batchSize: this.plan.batchSize, devices: MAX_DEVICES_PER_EDGE, ...modelSizes(this.plan.model) }));
+  }
+}
+
+function codecName(codec: number): 'raw' | 'fp16' | 'int8' {
+  return codec === 1 ? 'fp16' : codec === 2 ? 'int8' : 'raw';
+}

@@ -1,0 +1,2 @@
+export * from './federation.js';
+export * from './process.js';

@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { EventEmitter } from 'node:events';
+
+export type ProgressLine = Record<string, unknown> & { type: string };
+
+/**
+ * A child process of the lab whose stdout speaks JSON lines (--progress
+ * jsonl) and whose stderr (structured logs) goes to a file.
+ */
+export class ManagedProcess extends EventEmitter {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  private readonly log: WriteStream;
+  private readonly seen: ProgressLine[] = [];
+  private stderrTail: string[] = [];
+  exitCode: number | null | undefined;
+
+  constructor(readonly name: string, script: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = {}) {
+    super();
+    this.log = createWriteStream(logFile, { flags: 'a' });
+    this.child = spawn(process.execPath, [script, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      let msg: ProgressLine;
+      try {
+        msg = JSON.parse(line) as ProgressLine;
+      } catch {
+        this.log.write(`[stdout] ${line}\n`);
+        return;
+      }
+      this.seen.push(msg);
+      if (this.seen.length > 1000) this.seen.splice(0, this.seen.length - 1000);
+      this.emit('line', msg);
+    });
+    this.child.stderr!.on('data', (chunk: Buffer) => {
+      this.log.write(chunk);
+      this.stderrTail.push(chunk.toString());
+      if (this.stderrTail.length > 40) this.stderrTail.splice(0, this.stderrTail.length - 40);
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code) => {
+        this.exitCode = code;
+        this.log.end();
+        this.emit('exit', code);
+        resolve(code);
+      });
+    });
+  }
+
+  get alive(): boolean {
+    return this.exitCode === undefined;
+  }
+
+  stderr(): string {
+    return this.stderrTail.join('').split('\n').slice(-15).join('\n');
+  }
+
+  /** Resolves with the first progress line (seen before or after the call) that matches. */
+  waitFor(pred: (m: ProgressLine) => boolean, timeoutMs: number, what: string): Promise<ProgressLine> {
+    const earlier = this.seen.find(pred);
+    if (earlier) return Promise.resolve(earlier);
+    return new Promise((resolve, reject) => {
+      const onLine = (m: ProgressLine) => {
+        if (!pred(m)) return;
+        cleanup();
+        resolve(m);
+      };
+      const onExit = (code: number | null) => {
+        cleanup();
+        reject(new Error(`${this.name} exited (code ${code}) while waiting for ${what}:\n${this.stderr()}`));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`${this.name}: no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.off('line', onLine);
+        this.off('exit', onExit);
+      };
+      this.on('line', onLine);
+      this.on('exit', onExit);
+      if (!this.alive) onExit(this.exitCode ?? null);
+    });
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
+    if (!this.alive) return;
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}

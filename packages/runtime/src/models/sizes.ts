@@ -1,0 +1,20 @@
+import { modelInfo, rangeWeightSpecs, unitOutputShape } from './zoo.js';
+
+const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Weight shapes of units [start, end), in the order SubModel.getWeights() lists them. */
+export function tierWeightShapes(model: string, start: number, end: number): number[][] {
+  return rangeWeightSpecs(model, start, end).map((s) => [...s.shape]);
+}
+
+/**
+ * The sizes that bound a model's messages: the largest activation per sample
+ * at any unit boundary, and the element count of all its weights.
+ */
+export function modelSizes(model: string): { maxActivationElementsPerSample: number; weightElements: number } {
+  const L = modelInfo(model).numUnits;
+  let maxAct = 0;
+  for (let k = 0; k <= L; k++) maxAct = Math.max(maxAct, prod(unitOutputShape(model, k)));
+  const weightElements = rangeWeightSpecs(model, 0, L).reduce((a, s) => a + prod(s.shape), 0);
+  return { maxActivationElementsPerSample: maxAct, weightElements };
+}
