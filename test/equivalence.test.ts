@@ -51,7 +51,7 @@ describe('HSFL round semantics (DESIGN §2) over real sockets', function () {
         { devicesPerEdge: [3] },
       );
       try {
-        const summary = await fed.coordinator.run();
+        const summary = await fed.run();
         assert.equal(summary.status, 'completed');
         assert.equal(summary.rounds, rounds);
         const hsfl = fed.coordinator.globalWeights();
@@ -80,7 +80,7 @@ describe('HSFL round semantics (DESIGN §2) over real sockets', function () {
       { devicesPerEdge: [2, 1] },
     );
     try {
-      const summary = await fed.coordinator.run();
+      const summary = await fed.run();
       assert.equal(summary.status, 'completed');
       const hsfl = fed.coordinator.globalWeights();
 

@@ -69,7 +69,7 @@ describe('a federation of separate processes on loopback', function () {
       await fed.coordinator!.waitFor((m) => m.type === 'round' && Number(m.round) >= 10, 120000, 'round 10');
       await fed.killDevice(victim, 'SIGKILL');
       // The coordinator sees the device leave and keeps training without it.
-      await fed.coordinator!.waitFor((m) => m.type === 'topology' && !(m.edges as { devices: string[] }[]).some((e) => e.devices.includes(victim)), 60000, 'the victim to leave');
+      await fed.coordinator!.waitFor((m) => m.type === 'topology' && !(m.edges as { devices: { id: string }[] }[]).some((e) => e.devices.some((d) => d.id === victim)), 60000, 'the victim to leave');
       const leftAt = Number((await fed.coordinator!.waitFor((m) => m.type === 'round' && Number(m.devices) === 3, 60000, 'a round with 3 devices')).round);
       const again = fed.startDevice(victim);
       await again.waitFor((m) => m.type === 'joined', 60000, 'rejoin');

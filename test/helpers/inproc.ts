@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Coordinator, Store, DEFAULT_TRIAL, type TrialConfig } from '@hsfl/cloud-coordinator';
+import { Coordinator, Store, DEFAULT_TRIAL, type TrialConfig, type RunSummary } from '@hsfl/cloud-coordinator';
 import { EdgeAggregator } from '@hsfl/edge-aggregator';
 import { DeviceAgent } from '@hsfl/device';
 import { loadMnist, partition, type Dataset } from '@hsfl/runtime';
@@ -26,6 +26,9 @@ export class RecordingLog implements LogLike {
 
 export interface InProcessFederation {
   coordinator: Coordinator;
+  trial: TrialConfig;
+  /** Trains the trial to its end. */
+  run(): Promise<RunSummary>;
   edges: EdgeAggregator[];
   devices: DeviceAgent[];
   store: Store;
@@ -55,7 +58,8 @@ export async function startInProcess(
   const total = layout.devicesPerEdge.reduce((a, b) => a + b, 0);
   const t: TrialConfig = { ...DEFAULT_TRIAL, minEdges: layout.devicesPerEdge.length, minDevices: total, joinTimeoutMs: 30000, ...trial };
   const cloudLog = new RecordingLog('cloud');
-  const coordinator = new Coordinator({ bindHost: '127.0.0.1', port: 0, token: TOKEN, store, trial: t, testData: test, log: cloudLog, backend: 'test' });
+  const coordinator = new Coordinator({ bindHost: '127.0.0.1', port: 0, token: TOKEN, store, testData: () => test, log: cloudLog, backend: 'test' });
+  const runRow = coordinator.createRun(t);
   const port = await coordinator.start();
   const shards = partition(train.y, total, { kind: layout.partition ?? 'iid', alpha: layout.alpha, seed: 7 });
   const edges: EdgeAggregator[] = [];
@@ -84,7 +88,8 @@ export async function startInProcess(
     }
   }
   return {
-    coordinator, edges, devices, store, data: train, shards,
+    coordinator, edges, devices, store, data: train, shards, trial: t,
+    run: () => coordinator.startRun(runRow.id),
     logs: { cloud: cloudLog, edge: edgeLogs, device: deviceLogs },
     async close() {
       await Promise.all(devices.map((d) => d.stop()));

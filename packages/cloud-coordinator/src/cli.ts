@@ -37,6 +37,8 @@ await yargs(hideBin(process.argv))
       .option('min-devices', { type: 'number', default: d.minDevices, describe: 'devices that must join before training starts' })
       .option('join-timeout-ms', { type: 'number', default: d.joinTimeoutMs, describe: 'give up if the fleet has not assembled by then' })
       .option('target-accuracy', { type: 'number', describe: 'stop once the test accuracy reaches this (0-1)' })
+      .option('start', { type: 'boolean', default: true, describe: 'start a run from these options at once (--no-start: wait for the API)' })
+      .option('stay', { type: 'boolean', default: false, describe: 'keep serving after the run ends' })
       .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const, describe: 'tfjs backend' })
       .option('progress', { choices: ['text', 'jsonl', 'none'] as const, default: 'text' as const, describe: 'progress on stdout' })
       .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
@@ -50,7 +52,7 @@ await yargs(hideBin(process.argv))
         rounds: a.rounds, evalEvery: a.evalEvery, seed: a.seed, deadlineMs: a.deadlineMs, codec: a.codec,
         minEdges: a.minEdges, minDevices: a.minDevices, joinTimeoutMs: a.joinTimeoutMs, targetAccuracy: a.targetAccuracy,
       };
-      process.exitCode = await serve({ host: a.host, port: a.port, token: a.token, db: a.db, backend: a.backend, progress: a.progress, logLevel: a.logLevel, trial });
+      process.exitCode = await serve({ host: a.host, port: a.port, token: a.token, db: a.db, backend: a.backend, progress: a.progress, logLevel: a.logLevel, start: a.start, stay: a.stay, trial });
     },
   )
   .command('runs', 'list the runs in the store', (y) => y, (a) => {

@@ -4,28 +4,48 @@ import type { AddressInfo } from 'node:net';
 import { Server, type Socket as ServerSocket } from 'socket.io';
 import {
   EVENTS, Mailbox, Peer, ProtocolError, checkHeader, checkLabels, checkWeights, encodeTensor, expectTensor,
-  MAX_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor, codecValue,
+  MAX_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor, codecValue, codecName,
   type LogLike, type MessageOf,
 } from '@hsfl/protocol';
 import {
   tf, SubModel, fedAvg, modelInfo, assembleWeights, evaluate, exportCheckpoint, modelSizes, tierWeightShapes, type Dataset,
 } from '@hsfl/runtime';
-import type { Store } from './store/index.js';
-import type { TrialConfig } from './config.js';
+import type { Store, RunRow } from './store/index.js';
+import { trialProblems, type TrialConfig } from './config.js';
+import type { ActiveRun, CloudRound, Plan, PlanChange, RoundResult, RunSummary } from './run-state.js';
 
-type Plan = NonNullable<MessageOf<typeof EVENTS.welcome>['plan']>;
+export type { Plan, PlanChange, RoundResult, RunSummary } from './run-state.js';
+
+const NODE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export interface CoordinatorOptions {
   bindHost: string;
   port: number;
   token: string;
   store: Store;
-  trial: TrialConfig;
-  /** Held-out data the assembled model is scored on. */
-  testData: Dataset;
+  /** Held-out data the assembled model of a run is scored on. */
+  testData: (model: string) => Dataset;
   log: LogLike;
   backend: string;
+  /** Transport-level cap (socket.io maxHttpBufferSize); see docs/protocol.md. */
   maxBytes?: number;
+  /** An existing HTTP server to attach to (the API and dashboard share it); one is created otherwise. */
+  http?: HttpServer;
+}
+
+export interface DeviceInfo {
+  id: string;
+  edgeId: string;
+  backend: string;
+  samples: number;
+  host: string;
+}
+
+export interface EdgeInfo {
+  id: string;
+  host: string;
+  backend: string;
+  devices: DeviceInfo[];
 }
 
 interface EdgeLink {
@@ -34,130 +54,74 @@ interface EdgeLink {
   peer: Peer;
   host: string;
   backend: string;
-  devices: Map<string, { backend: string; samples: number; host: string }>;
-}
-
-interface CloudRound {
-  round: number;
-  syncDevices: boolean;
-  syncEdges: boolean;
-  phase: 'collect' | 'down' | 'done';
-  startedAt: number;
-  phaseStartedAt: number;
-  expected: Set<string>;
-  acts: Map<string, { data: Float32Array; labels: Int32Array; n: number; slices: number }>;
-  satOut: Set<string>;
-  slices: { id: string; n: number }[];
-  awaitingDone: Set<string>;
-  done: Map<string, MessageOf<typeof EVENTS.roundDone>>;
-  deviceAvgs: Map<string, { ws: Float32Array[]; samples: number }>;
-  edgeCopies: Map<string, { ws: Float32Array[]; samples: number }>;
-  loss: number;
-  correct: number;
-  samples: number;
-  participants: number;
-  computeMs: number;
-  waitMs: number;
-  bytesInAtStart: number;
-  bytesOutAtStart: number;
-  timer?: NodeJS.Timeout;
-  resolve: (m: RoundResult) => void;
-}
-
-export interface RoundResult {
-  round: number;
-  samples: number;
-  loss: number;
-  trainAccuracy: number;
-  roundMs: number;
-  deviceComputeMs: number;
-  edgeComputeMs: number;
-  cloudComputeMs: number;
-  edgeWaitMs: number;
-  cloudWaitMs: number;
-  bytesDeviceEdgeUp: number;
-  bytesEdgeDeviceDown: number;
-  bytesEdgeCloudUp: number;
-  bytesCloudEdgeDown: number;
-  devices: number;
-  lateDevices: number;
-  syncedDevices: boolean;
-  syncedEdges: boolean;
-}
-
-export interface RunSummary {
-  runId: string;
-  status: 'completed' | 'stopped' | 'failed';
-  rounds: number;
-  testAccuracy: number;
-  testLoss: number;
-  plan: Plan;
-  dbPath: string;
-  wallMs: number;
+  devices: Map<string, DeviceInfo>;
 }
 
 /**
- * The cloud coordinator: holds units [c2, L), drives synchronous rounds,
- * computes the loss, aggregates the lower tiers, scores the assembled
- * model and records everything in the store (DESIGN §2 step 3, §6).
+ * The cloud coordinator: a long-lived server that edges join, and the
+ * driver of one training run at a time. It holds units [c2, L), drives
+ * synchronous rounds, computes the loss, aggregates the lower tiers, scores
+ * the assembled model and records everything in the store
+ * (DESIGN §2 step 3, §6).
  *
- * Events: 'node' (topology change), 'round' (RoundResult & test metrics),
- * 'status' (run status), 'eval'.
+ * Events: 'topology' (EdgeInfo[]), 'round' (RoundResult & test metrics),
+ * 'status' ({ runId, status }), 'plan' (Plan), 'event' (a stored event row).
  */
 export class Coordinator extends EventEmitter {
   private http?: HttpServer;
+  private ownsHttp = false;
   private server?: Server;
   private readonly mailbox: Mailbox;
   private readonly edges = new Map<string, EdgeLink>();
   private readonly edgeBytes = { bytesIn: 0, bytesOut: 0 };
-  readonly runId: string;
-  readonly plan: Plan;
-  private readonly top: SubModel;
-  private deviceAvg: Float32Array[];
-  private edgeAvg: Float32Array[];
+  private active?: ActiveRun;
   private round?: CloudRound;
-  private nextRound = 0;
-  private paused = false;
-  private stopRequested = false;
   private wake?: () => void;
+  /** The assembled model of the last run that ended, for inspection. */
+  private lastGlobal?: Float32Array[];
   port = 0;
 
   constructor(private readonly opts: CoordinatorOptions) {
     super();
     this.mailbox = new Mailbox((err) => opts.log.error({ err: String(err), stack: (err as Error)?.stack }, 'coordinator task failed'));
-    const t = opts.trial;
-    const info = modelInfo(t.model);
-    if (!(0 <= t.c1 && t.c1 <= t.c2 && t.c2 <= info.numUnits)) {
-      throw new Error(`cuts must satisfy 0 <= c1 <= c2 <= ${info.numUnits} for ${t.model}; got c1=${t.c1}, c2=${t.c2}`);
-    }
-    const run = opts.store.createRun({ name: t.name, config: t });
-    this.runId = run.id;
-    this.plan = {
-      runId: run.id, version: 1, model: t.model, c1: t.c1, c2: t.c2, i1: t.i1, i2: t.i2, batchSize: t.batchSize,
-      lr: t.lr, rounds: t.rounds, evalEvery: t.evalEvery, codec: codecValue(t.codec), seed: t.seed, deadlineMs: t.deadlineMs,
-    };
-    opts.store.addPlan({ runId: run.id, version: 1, plan: this.plan, prediction: null, reason: 'configured' });
-    this.top = SubModel.create(t.model, t.c2, info.numUnits, t.seed);
-    const dev = SubModel.create(t.model, 0, t.c1, t.seed);
-    const edge = SubModel.create(t.model, t.c1, t.c2, t.seed);
-    this.deviceAvg = dev.getWeights();
-    this.edgeAvg = edge.getWeights();
-    dev.dispose();
-    edge.dispose();
-    this.event('info', 'run_created', `run ${run.id} created`, null, { plan: this.plan });
+  }
+
+  get store(): Store {
+    return this.opts.store;
   }
 
   get dbPath(): string {
     return this.opts.store.path;
   }
 
-  /** The weights of the assembled global model (latest aggregates + the cloud's top). */
-  globalWeights(): Float32Array[] {
-    return assembleWeights(this.plan.model, this.plan.c1, this.plan.c2, this.deviceAvg, this.edgeAvg, this.top.getWeights());
+  /** The run in progress, if any. */
+  get runId(): string | undefined {
+    return this.active?.id;
   }
 
-  topology(): { edges: { id: string; devices: string[] }[] } {
-    return { edges: [...this.edges.values()].map((e) => ({ id: e.id, devices: [...e.devices.keys()].sort() })).sort((a, b) => a.id.localeCompare(b.id)) };
+  get plan(): Plan | undefined {
+    return this.active?.plan;
+  }
+
+  get currentRound(): number | undefined {
+    return this.active?.nextRound;
+  }
+
+  get paused(): boolean {
+    return this.active?.paused ?? false;
+  }
+
+  /** The weights of the assembled global model (latest aggregates + the cloud's top). */
+  globalWeights(): Float32Array[] {
+    if (!this.active && this.lastGlobal) return this.lastGlobal.map((w) => w.slice());
+    const a = this.requireActive();
+    return assembleWeights(a.plan.model, a.plan.c1, a.plan.c2, a.deviceAvg, a.edgeAvg, a.top.getWeights());
+  }
+
+  topology(): EdgeInfo[] {
+    return [...this.edges.values()]
+      .map((e) => ({ id: e.id, host: e.host, backend: e.backend, devices: [...e.devices.values()].sort((a, b) => a.id.localeCompare(b.id)) }))
+      .sort((a, b) => a.id.localeCompare(b.id));
   }
 
   deviceCount(): number {
@@ -167,7 +131,8 @@ export class Coordinator extends EventEmitter {
   }
 
   async start(): Promise<number> {
-    this.http = createServer();
+    this.http = this.opts.http ?? createServer();
+    this.ownsHttp = !this.opts.http;
     this.server = new Server(this.http, {
       maxHttpBufferSize: this.opts.maxBytes ?? MAX_MESSAGE_BYTES,
       serveClient: false,
@@ -175,181 +140,228 @@ export class Coordinator extends EventEmitter {
       pingTimeout: 10000,
     });
     this.server.on('connection', (socket) => this.onConnection(socket));
-    await new Promise<void>((resolve, reject) => {
-      this.http!.once('error', reject);
-      this.http!.listen(this.opts.port, this.opts.bindHost, () => resolve());
-    });
+    if (!this.http.listening) {
+      await new Promise<void>((resolve, reject) => {
+        this.http!.once('error', reject);
+        this.http!.listen(this.opts.port, this.opts.bindHost, () => resolve());
+      });
+    }
     this.port = (this.http.address() as AddressInfo).port;
-    this.opts.log.info({ port: this.port, host: this.opts.bindHost, runId: this.runId }, 'coordinator listening');
+    this.opts.log.info({ port: this.port, host: this.opts.bindHost }, 'coordinator listening');
     return this.port;
   }
 
-  /** Trains the run to its end (or until stopped) and returns the outcome. */
-  async run(): Promise<RunSummary> {
-    const t0 = Date.now();
-    const t = this.opts.trial;
+  async close(): Promise<void> {
+    if (this.active) this.active.stopRequested = true;
+    this.wake?.();
+    await this.mailbox.run(() => this.abortRound());
+    this.server?.disconnectSockets(true);
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    if (!this.ownsHttp && this.http?.listening) {
+      // socket.io closed the shared server too; nothing else to do.
+    }
+    this.active?.top.dispose();
+  }
+
+  // ---- runs ---------------------------------------------------------------
+
+  /** Records a run from a trial description; it starts with startRun. */
+  createRun(trial: TrialConfig): RunRow {
+    let units: number;
     try {
-      await this.waitForFleet();
-      this.opts.store.setRunStatus(this.runId, 'running');
-      this.opts.store.markPlanApplied(this.runId, 1, 0);
-      this.emit('status', 'running');
+      units = modelInfo(trial.model).numUnits;
+    } catch (err) {
+      throw new Error(`bad trial: ${(err as Error).message}`);
+    }
+    const problems = trialProblems(trial, units);
+    if (problems.length) throw new Error(`bad trial: ${problems.join('; ')}`);
+    return this.opts.store.createRun({ name: trial.name, config: trial });
+  }
+
+  /** Trains a created run to its end (or until stopped) and returns the outcome. */
+  async startRun(runId: string): Promise<RunSummary> {
+    if (this.active) throw new Error(`run ${this.active.id} is still in progress`);
+    const row = this.opts.store.getRun(runId);
+    if (!row) throw new Error(`no run ${runId}`);
+    if (row.status !== 'created') throw new Error(`run ${runId} is ${row.status}; only a created run can start`);
+    const trial = row.config as TrialConfig;
+    const info = modelInfo(trial.model);
+    const plan: Plan = {
+      runId, version: 1, model: trial.model, c1: trial.c1, c2: trial.c2, i1: trial.i1, i2: trial.i2, batchSize: trial.batchSize,
+      lr: trial.lr, rounds: trial.rounds, evalEvery: trial.evalEvery, codec: codecValue(trial.codec), seed: trial.seed, deadlineMs: trial.deadlineMs,
+    };
+    const dev = SubModel.create(trial.model, 0, trial.c1, trial.seed);
+    const edge = SubModel.create(trial.model, trial.c1, trial.c2, trial.seed);
+    const a: ActiveRun = {
+      id: runId, trial, plan, top: SubModel.create(trial.model, trial.c2, info.numUnits, trial.seed),
+      deviceAvg: dev.getWeights(), edgeAvg: edge.getWeights(), nextRound: 0, planSince: 0, paused: false, stopRequested: false,
+      startedAt: Date.now(),
+    };
+    dev.dispose();
+    edge.dispose();
+    this.active = a;
+    this.opts.store.addPlan({ runId, version: 1, plan, prediction: null, reason: 'configured' });
+    this.event('info', 'run_created', `run ${runId} (${trial.name}) begins: ${trial.model}, cuts (${trial.c1}, ${trial.c2}), intervals (${trial.i1}, ${trial.i2})`, null, { plan });
+    for (const e of this.edges.values()) {
+      this.recordEdge(e);
+      this.welcomeEdge(e);
+    }
+    this.emit('plan', plan);
+    try {
+      return await this.train(a);
+    } finally {
+      this.lastGlobal = this.globalWeights();
+      a.top.dispose();
+      this.active = undefined;
+    }
+  }
+
+  /** createRun + startRun. */
+  async runTrial(trial: TrialConfig): Promise<RunSummary> {
+    return this.startRun(this.createRun(trial).id);
+  }
+
+  pause(): void {
+    const a = this.requireActive();
+    if (a.paused) return;
+    a.paused = true;
+    this.opts.store.setRunStatus(a.id, 'paused');
+    this.event('info', 'paused', 'run paused by the operator');
+    this.emit('status', { runId: a.id, status: 'paused' });
+  }
+
+  resume(): void {
+    const a = this.requireActive();
+    if (!a.paused) return;
+    a.paused = false;
+    this.opts.store.setRunStatus(a.id, 'running');
+    this.event('info', 'resumed', 'run resumed by the operator');
+    this.emit('status', { runId: a.id, status: 'running' });
+    this.wake?.();
+  }
+
+  requestStop(): void {
+    const a = this.requireActive();
+    a.stopRequested = true;
+    this.event('info', 'stop_requested', 'stop requested; the run ends after the current round');
+    this.wake?.();
+  }
+
+  /**
+   * Asks for a new plan. It takes effect after the next round, which is
+   * forced to aggregate both tiers so that every tier is in sync when the
+   * cuts move.
+   */
+  requestPlan(change: PlanChange, reason: string, prediction: unknown = null): void {
+    const a = this.requireActive();
+    const L = modelInfo(a.plan.model).numUnits;
+    const ok = (v: number) => Number.isInteger(v);
+    if (!ok(change.c1) || !ok(change.c2) || change.c1 < 0 || change.c1 > change.c2 || change.c2 > L) {
+      throw new Error(`cuts must satisfy 0 <= c1 <= c2 <= ${L}; got c1=${change.c1}, c2=${change.c2}`);
+    }
+    if (!ok(change.i1) || !ok(change.i2) || change.i1 < 1 || change.i2 < 1 || change.i1 > 1000 || change.i2 > 1000) {
+      throw new Error(`intervals must be whole numbers in [1, 1000]; got i1=${change.i1}, i2=${change.i2}`);
+    }
+    a.pendingPlan = { change: { ...change }, reason, prediction };
+    this.event('info', 'plan_requested', `new plan requested (${reason}): cuts (${change.c1}, ${change.c2}), intervals (${change.i1}, ${change.i2})`);
+    this.wake?.();
+  }
+
+  /** Removes a device from the federation for the rest of the run. */
+  removeDevice(deviceId: string): void {
+    const edge = [...this.edges.values()].find((e) => e.devices.has(deviceId));
+    if (!edge) throw new Error(`no connected device ${deviceId}`);
+    edge.peer.send(EVENTS.nodeStatus, {
+      nodeId: deviceId, role: Role.ROLE_DEVICE, parentId: edge.id, connected: false, reason: 'removed by the operator',
+    });
+    if (this.active) this.opts.store.setNodeStatus(this.active.id, deviceId, 'removed');
+    this.event('warn', 'node_removed', `device ${deviceId} removed by the operator`, deviceId);
+  }
+
+  // ---- the training loop -------------------------------------------------------
+
+  private async train(a: ActiveRun): Promise<RunSummary> {
+    const t = a.trial;
+    try {
+      await this.waitForFleet(a);
+      this.opts.store.setRunStatus(a.id, 'running');
+      this.opts.store.markPlanApplied(a.id, 1, 0);
+      this.emit('status', { runId: a.id, status: 'running' });
       this.event('info', 'run_started', `training started with ${this.edges.size} edges and ${this.deviceCount()} devices`);
-      let lastTest: { loss: number; accuracy: number } | undefined;
-      for (let r = this.nextRound; r < t.rounds && !this.stopRequested; r++) {
-        await this.waitUntilRunnable();
-        if (this.stopRequested) break;
+      for (let r = a.nextRound; r < t.rounds && !a.stopRequested; r++) {
+        await this.waitUntilRunnable(a);
+        if (a.stopRequested) break;
         const last = r === t.rounds - 1;
-        const res = await this.runRound(r, last || (r + 1) % t.i1 === 0, last || (r + 1) % t.i2 === 0);
-        this.nextRound = r + 1;
-        let test: { loss: number; accuracy: number } | undefined;
-        if (last || (t.evalEvery > 0 && (r + 1) % t.evalEvery === 0)) {
-          test = this.evaluate();
-          lastTest = test;
+        const switching = a.pendingPlan !== undefined;
+        const k = r - a.planSince + 1;
+        const res = await this.runRound(r, last || switching || k % a.plan.i1 === 0, last || switching || k % a.plan.i2 === 0);
+        a.nextRound = r + 1;
+        if (res.samples === 0) {
+          this.event('warn', 'empty_round', `round ${r}: no device delivered activations`);
+          continue;
         }
-        this.opts.store.addRoundMetrics(this.runId, {
-          ...res, planVersion: this.plan.version, testAccuracy: test?.accuracy ?? null, testLoss: test?.loss ?? null, endedAt: Date.now(),
+        let test: { loss: number; accuracy: number } | undefined;
+        if (last || (t.evalEvery > 0 && (r + 1) % t.evalEvery === 0) || switching) {
+          test = this.evaluate(a);
+          a.lastTest = { ...test, round: r };
+        }
+        this.opts.store.addRoundMetrics(a.id, {
+          ...res, planVersion: a.plan.version, testAccuracy: test?.accuracy ?? null, testLoss: test?.loss ?? null, endedAt: Date.now(),
         });
-        this.emit('round', { ...res, testAccuracy: test?.accuracy, testLoss: test?.loss, wallMs: Date.now() - t0 });
+        this.emit('round', { ...res, runId: a.id, rounds: t.rounds, planVersion: a.plan.version, testAccuracy: test?.accuracy, testLoss: test?.loss, wallMs: Date.now() - a.startedAt });
+        if (switching) this.applyPendingPlan(a, r + 1);
         if (t.targetAccuracy && test && test.accuracy >= t.targetAccuracy) {
           this.event('info', 'target_reached', `test accuracy ${test.accuracy.toFixed(4)} reached the target ${t.targetAccuracy} at round ${r}`);
           break;
         }
       }
-      // The final model must be a true aggregate even when the run ends early.
-      if (!lastTest || this.stopRequested) lastTest = this.evaluate();
-      const status = this.stopRequested ? 'stopped' : 'completed';
-      this.saveFinal(lastTest.accuracy);
-      this.opts.store.setRunStatus(this.runId, status, { finalAccuracy: lastTest.accuracy, finalLoss: lastTest.loss });
-      this.event('info', 'run_finished', `run ${status}: test accuracy ${lastTest.accuracy.toFixed(4)}`);
-      this.broadcastEnd(status);
-      this.emit('status', status);
-      return { runId: this.runId, status, rounds: this.nextRound, testAccuracy: lastTest.accuracy, testLoss: lastTest.loss, plan: this.plan, dbPath: this.dbPath, wallMs: Date.now() - t0 };
+      const final = a.lastTest && a.lastTest.round === a.nextRound - 1 ? a.lastTest : { ...this.evaluate(a), round: a.nextRound - 1 };
+      const status = a.stopRequested ? 'stopped' : 'completed';
+      this.saveFinal(a, final.accuracy);
+      this.opts.store.setRunStatus(a.id, status, { finalAccuracy: final.accuracy, finalLoss: final.loss });
+      this.event('info', 'run_finished', `run ${status} after ${a.nextRound} rounds: test accuracy ${final.accuracy.toFixed(4)}`);
+      this.broadcastEnd(a, status);
+      this.emit('status', { runId: a.id, status });
+      return { runId: a.id, status, rounds: a.nextRound, testAccuracy: final.accuracy, testLoss: final.loss, plan: a.plan, dbPath: this.dbPath, wallMs: Date.now() - a.startedAt };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      this.opts.store.setRunStatus(this.runId, 'failed', { error: message });
+      this.opts.store.setRunStatus(a.id, 'failed', { error: message });
       this.event('error', 'run_failed', message);
-      this.broadcastEnd('failed');
-      this.emit('status', 'failed');
+      this.broadcastEnd(a, 'failed');
+      this.emit('status', { runId: a.id, status: 'failed' });
       throw err;
     }
   }
 
-  pause(): void {
-    this.paused = true;
-    this.opts.store.setRunStatus(this.runId, 'paused');
-    this.event('info', 'paused', 'run paused');
-    this.emit('status', 'paused');
+  /** Moves weights between tiers to the new cuts; called right after a round that synced every tier. */
+  private applyPendingPlan(a: ActiveRun, atRound: number): void {
+    const p = a.pendingPlan!;
+    a.pendingPlan = undefined;
+    const global = this.globalWeights();
+    const L = modelInfo(a.plan.model).numUnits;
+    const nDev = tierWeightShapes(a.plan.model, 0, p.change.c1).length;
+    const nEdge = tierWeightShapes(a.plan.model, p.change.c1, p.change.c2).length;
+    const plan: Plan = { ...a.plan, ...p.change, version: a.plan.version + 1 };
+    const top = SubModel.create(plan.model, plan.c2, L, plan.seed);
+    top.setWeights(global.slice(nDev + nEdge));
+    a.top.dispose();
+    a.top = top;
+    a.deviceAvg = global.slice(0, nDev);
+    a.edgeAvg = global.slice(nDev, nDev + nEdge);
+    a.plan = plan;
+    a.planSince = atRound;
+    this.opts.store.addPlan({ runId: a.id, version: plan.version, plan, prediction: p.prediction, reason: p.reason });
+    this.opts.store.markPlanApplied(a.id, plan.version, atRound);
+    this.event('info', 'plan_applied', `plan v${plan.version} applied at round ${atRound} (${p.reason}): cuts (${plan.c1}, ${plan.c2}), intervals (${plan.i1}, ${plan.i2})`, null, { plan });
+    for (const e of this.edges.values()) this.welcomeEdge(e);
+    this.emit('plan', plan);
   }
 
-  resume(): void {
-    this.paused = false;
-    this.opts.store.setRunStatus(this.runId, 'running');
-    this.event('info', 'resumed', 'run resumed');
-    this.emit('status', 'running');
-    this.wake?.();
-  }
-
-  requestStop(): void {
-    this.stopRequested = true;
-    this.wake?.();
-  }
-
-  async close(): Promise<void> {
-    this.stopRequested = true;
-    this.wake?.();
-    await this.mailbox.run(() => this.abortRound());
-    this.server?.disconnectSockets(true);
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    this.top.dispose();
-  }
-
-  // ---- connections --------------------------------------------------------
-
-  private onConnection(socket: ServerSocket): void {
-    let link: EdgeLink | undefined;
-    const peer = new Peer(socket, {
-      name: `edge@${socket.handshake.address}`, log: this.opts.log, mailbox: this.mailbox,
-      maxBytes: () => this.messageLimit(), totals: this.edgeBytes,
-    });
-    peer.onErrorReply((e) => this.opts.log.warn({ edge: link?.id, code: e.code, err: e.message }, 'edge reported an error'));
-    peer.on(EVENTS.hello, (m) => {
-      if (m.token !== this.opts.token) {
-        this.event('warn', 'auth_failed', `wrong join token from ${m.nodeId || 'unknown'} at ${socket.handshake.address}`, m.nodeId || null);
-        setTimeout(() => socket.disconnect(true), 200);
-        throw new ProtocolError('unauthorized', 'wrong join token');
-      }
-      if (m.role !== Role.ROLE_EDGE) throw new ProtocolError('malformed', 'only edge aggregators join the cloud');
-      if (!/^[A-Za-z0-9._:-]{1,64}$/.test(m.nodeId)) throw new ProtocolError('malformed', 'node id must be 1-64 characters of [A-Za-z0-9._:-]');
-      if (link) throw new ProtocolError('malformed', 'already joined on this connection');
-      const previous = this.edges.get(m.nodeId);
-      if (previous) {
-        this.dropEdge(previous, 'replaced by a new connection');
-        previous.socket.disconnect(true);
-      }
-      link = { id: m.nodeId, socket, peer, host: m.host, backend: m.backend, devices: new Map() };
-      this.edges.set(link.id, link);
-      this.opts.store.upsertNode({ runId: this.runId, nodeId: link.id, role: 'edge', parentId: 'cloud', backend: m.backend, host: m.host, status: 'connected', samples: null });
-      this.event('info', 'node_joined', `edge ${link.id} joined`, link.id);
-      peer.send(EVENTS.welcome, {
-        runId: this.runId, plan: this.plan, nextRound: this.nextRound, parentId: 'cloud',
-        deviceWeights: this.encodeTier(this.deviceAvg, 0, this.plan.c1),
-        edgeWeights: this.encodeTier(this.edgeAvg, this.plan.c1, this.plan.c2),
-      });
-      this.emit('node', this.topology());
-      this.wake?.();
-    });
-    peer.on(EVENTS.nodeStatus, (m) => this.onNodeStatus(this.joined(link), m));
-    peer.on(EVENTS.activations, (m) => this.onActivations(this.joined(link), m));
-    peer.on(EVENTS.weightsUp, (m) => this.onWeightsUp(this.joined(link), m));
-    peer.on(EVENTS.roundDone, (m) => this.onRoundDone(this.joined(link), m));
-    socket.on('disconnect', (reason) => {
-      void this.mailbox.run(() => {
-        if (link && this.edges.get(link.id) === link) this.dropEdge(link, reason);
-      });
-    });
-  }
-
-  private joined(link: EdgeLink | undefined): EdgeLink {
-    if (!link || this.edges.get(link.id) !== link) throw new ProtocolError('not_joined', 'send hello first');
-    return link;
-  }
-
-  private dropEdge(link: EdgeLink, reason: string): void {
-    this.edges.delete(link.id);
-    this.opts.store.setNodeStatus(this.runId, link.id, 'disconnected');
-    for (const id of link.devices.keys()) this.opts.store.setNodeStatus(this.runId, id, 'disconnected');
-    this.event('warn', 'node_left', `edge ${link.id} left: ${reason}`, link.id);
-    this.emit('node', this.topology());
-    const r = this.round;
-    if (!r || r.phase === 'done') return;
-    r.expected.delete(link.id);
-    r.awaitingDone.delete(link.id);
-    if (r.phase === 'collect') this.maybeCompute(r);
-    else if (r.awaitingDone.size === 0) this.finishRound(r);
-  }
-
-  private onNodeStatus(link: EdgeLink, m: MessageOf<typeof EVENTS.nodeStatus>): void {
-    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(m.nodeId)) throw new ProtocolError('malformed', 'bad node id');
-    if (m.connected) {
-      link.devices.set(m.nodeId, { backend: m.backend, samples: m.numSamples, host: m.host });
-      this.opts.store.upsertNode({ runId: this.runId, nodeId: m.nodeId, role: 'device', parentId: link.id, backend: m.backend, host: m.host, status: 'connected', samples: m.numSamples });
-      this.event('info', 'node_joined', `device ${m.nodeId} joined edge ${link.id}`, m.nodeId);
-    } else {
-      link.devices.delete(m.nodeId);
-      this.opts.store.setNodeStatus(this.runId, m.nodeId, 'disconnected');
-      this.event('warn', 'node_left', `device ${m.nodeId} left edge ${link.id}: ${m.reason}`, m.nodeId);
-    }
-    this.emit('node', this.topology());
-    this.wake?.();
-  }
-
-  // ---- rounds -------------------------------------------------------------
-
-  private async waitForFleet(): Promise<void> {
-    const t = this.opts.trial;
+  private async waitForFleet(a: ActiveRun): Promise<void> {
+    const t = a.trial;
     const deadline = Date.now() + t.joinTimeoutMs;
     while (this.edges.size < t.minEdges || this.deviceCount() < t.minDevices) {
-      if (this.stopRequested) throw new Error('stopped before the fleet assembled');
+      if (a.stopRequested) throw new Error('stopped before the fleet assembled');
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new Error(`only ${this.edges.size}/${t.minEdges} edges and ${this.deviceCount()}/${t.minDevices} devices joined within ${t.joinTimeoutMs} ms`);
@@ -358,8 +370,8 @@ export class Coordinator extends EventEmitter {
     }
   }
 
-  private async waitUntilRunnable(): Promise<void> {
-    while (!this.stopRequested && (this.paused || this.deviceCount() === 0)) {
+  private async waitUntilRunnable(a: ActiveRun): Promise<void> {
+    while (!a.stopRequested && (a.paused || this.deviceCount() === 0)) {
       await this.sleepUntilWoken(1000);
     }
   }
@@ -377,6 +389,109 @@ export class Coordinator extends EventEmitter {
     });
   }
 
+  // ---- connections --------------------------------------------------------
+
+  private onConnection(socket: ServerSocket): void {
+    let link: EdgeLink | undefined;
+    const peer = new Peer(socket, {
+      name: `edge@${socket.handshake.address}`, log: this.opts.log, mailbox: this.mailbox,
+      maxBytes: () => this.messageLimit(), totals: this.edgeBytes,
+    });
+    peer.onErrorReply((e) => this.opts.log.warn({ edge: link?.id, code: e.code, err: e.message }, 'edge reported an error'));
+    peer.on(EVENTS.hello, (m) => {
+      if (m.token !== this.opts.token) {
+        this.event('warn', 'auth_failed', `wrong join token from ${m.nodeId || 'unknown'} at ${socket.handshake.address}`);
+        setTimeout(() => socket.disconnect(true), 200);
+        throw new ProtocolError('unauthorized', 'wrong join token');
+      }
+      if (m.role !== Role.ROLE_EDGE) throw new ProtocolError('malformed', 'only edge aggregators join the cloud');
+      if (!NODE_ID.test(m.nodeId)) throw new ProtocolError('malformed', 'node id must be 1-64 characters of [A-Za-z0-9._:-]');
+      if (link) throw new ProtocolError('malformed', 'already joined on this connection');
+      const previous = this.edges.get(m.nodeId);
+      if (previous) {
+        this.dropEdge(previous, 'replaced by a new connection');
+        previous.socket.disconnect(true);
+      }
+      link = { id: m.nodeId, socket, peer, host: m.host, backend: m.backend, devices: new Map() };
+      this.edges.set(link.id, link);
+      this.recordEdge(link);
+      this.event('info', 'node_joined', `edge ${link.id} joined`, link.id);
+      if (this.active) this.welcomeEdge(link);
+      this.emit('topology', this.topology());
+      this.wake?.();
+    });
+    peer.on(EVENTS.nodeStatus, (m) => this.onNodeStatus(this.joined(link), m));
+    peer.on(EVENTS.activations, (m) => this.onActivations(this.joined(link), m));
+    peer.on(EVENTS.weightsUp, (m) => this.onWeightsUp(this.joined(link), m));
+    peer.on(EVENTS.roundDone, (m) => this.onRoundDone(this.joined(link), m));
+    socket.on('disconnect', (reason) => {
+      void this.mailbox.run(() => {
+        if (link && this.edges.get(link.id) === link) this.dropEdge(link, reason);
+      });
+    });
+  }
+
+  private welcomeEdge(e: EdgeLink): void {
+    const a = this.active!;
+    e.peer.send(EVENTS.welcome, {
+      runId: a.id, plan: a.plan, nextRound: a.nextRound, parentId: 'cloud',
+      deviceWeights: this.encodeTier(a.deviceAvg, 0, a.plan.c1),
+      edgeWeights: this.encodeTier(a.edgeAvg, a.plan.c1, a.plan.c2),
+    });
+  }
+
+  private recordEdge(e: EdgeLink): void {
+    if (!this.active) return;
+    const runId = this.active.id;
+    this.opts.store.upsertNode({ runId, nodeId: e.id, role: 'edge', parentId: 'cloud', backend: e.backend, host: e.host, status: 'connected', samples: null });
+    for (const d of e.devices.values()) {
+      this.opts.store.upsertNode({ runId, nodeId: d.id, role: 'device', parentId: e.id, backend: d.backend, host: d.host, status: 'connected', samples: d.samples });
+    }
+  }
+
+  private joined(link: EdgeLink | undefined): EdgeLink {
+    if (!link || this.edges.get(link.id) !== link) throw new ProtocolError('not_joined', 'send hello first');
+    return link;
+  }
+
+  private dropEdge(link: EdgeLink, reason: string): void {
+    this.edges.delete(link.id);
+    if (this.active) {
+      this.opts.store.setNodeStatus(this.active.id, link.id, 'disconnected');
+      for (const id of link.devices.keys()) this.opts.store.setNodeStatus(this.active.id, id, 'disconnected');
+    }
+    this.event('warn', 'node_left', `edge ${link.id} left: ${reason}`, link.id);
+    this.emit('topology', this.topology());
+    const r = this.round;
+    if (!r || r.phase === 'done') return;
+    r.expected.delete(link.id);
+    r.awaitingDone.delete(link.id);
+    if (r.phase === 'collect') this.maybeCompute(r);
+    else if (r.awaitingDone.size === 0) this.finishRound(r);
+  }
+
+  private onNodeStatus(link: EdgeLink, m: MessageOf<typeof EVENTS.nodeStatus>): void {
+    if (!NODE_ID.test(m.nodeId)) throw new ProtocolError('malformed', 'bad node id');
+    if (m.role !== Role.ROLE_DEVICE) throw new ProtocolError('malformed', 'edges report devices only');
+    if (m.connected) {
+      const known = link.devices.has(m.nodeId);
+      if (!known && link.devices.size >= MAX_DEVICES_PER_EDGE) throw new ProtocolError('limit', 'too many devices under one edge');
+      link.devices.set(m.nodeId, { id: m.nodeId, edgeId: link.id, backend: m.backend, samples: m.numSamples, host: m.host });
+      if (this.active) {
+        this.opts.store.upsertNode({ runId: this.active.id, nodeId: m.nodeId, role: 'device', parentId: link.id, backend: m.backend, host: m.host, status: 'connected', samples: m.numSamples });
+      }
+      if (!known) this.event('info', 'node_joined', `device ${m.nodeId} joined edge ${link.id}`, m.nodeId);
+    } else {
+      if (!link.devices.delete(m.nodeId)) return;
+      if (this.active) this.opts.store.setNodeStatus(this.active.id, m.nodeId, 'disconnected');
+      this.event('warn', 'node_left', `device ${m.nodeId} left edge ${link.id}: ${m.reason}`, m.nodeId);
+    }
+    this.emit('topology', this.topology());
+    this.wake?.();
+  }
+
+  // ---- rounds -------------------------------------------------------------
+
   private runRound(round: number, syncDevices: boolean, syncEdges: boolean): Promise<RoundResult> {
     return new Promise<RoundResult>((resolve) => {
       void this.mailbox.run(() => {
@@ -384,8 +499,8 @@ export class Coordinator extends EventEmitter {
         const r: CloudRound = {
           round, syncDevices, syncEdges, phase: 'collect', startedAt: now, phaseStartedAt: now,
           expected: new Set(this.edges.keys()), acts: new Map(), satOut: new Set(), slices: [], awaitingDone: new Set(),
-          done: new Map(), deviceAvgs: new Map(), edgeCopies: new Map(), loss: 0, correct: 0, samples: 0, participants: 0, computeMs: 0, waitMs: 0,
-          bytesInAtStart: this.edgeBytes.bytesIn, bytesOutAtStart: this.edgeBytes.bytesOut, resolve,
+          done: new Map(), deviceAvgs: new Map(), edgeCopies: new Map(), loss: 0, correct: 0, samples: 0, participants: 0,
+          computeMs: 0, waitMs: 0, bytesInAtStart: this.edgeBytes.bytesIn, bytesOutAtStart: this.edgeBytes.bytesOut, resolve,
         };
         this.round = r;
         for (const id of r.expected) {
@@ -401,28 +516,30 @@ export class Coordinator extends EventEmitter {
   }
 
   private onActivations(link: EdgeLink, m: MessageOf<typeof EVENTS.activations>): void {
+    const a = this.requireRunning();
     const r = this.round;
     if (!m.header) throw new ProtocolError('malformed', 'activations without header');
-    checkHeader(m.header, { runId: this.runId, planVersion: this.plan.version, round: r?.round ?? -1 });
+    checkHeader(m.header, { runId: a.id, planVersion: a.plan.version, round: r?.round ?? -1 });
     if (!r || r.phase !== 'collect' || !r.expected.has(link.id)) throw new ProtocolError('stale', `round ${m.header.round} is no longer collecting from ${link.id}`);
     if (r.acts.has(link.id) || r.satOut.has(link.id)) throw new ProtocolError('stale', `activations for round ${r.round} already received from ${link.id}`);
-    const a = expectTensor(m.activations, { shape: [null, ...this.top.inputShape()], dtype: 'float32', finite: true });
-    const n = a.shape[0]!;
+    const act = expectTensor(m.activations, { shape: [null, ...a.top.inputShape()], dtype: 'float32', finite: true });
+    const n = act.shape[0]!;
     const sliceTotal = m.slices.reduce((s, x) => s + x.samples, 0);
-    if (n < 1 || n > this.plan.batchSize * Math.max(1, m.slices.length) || sliceTotal !== n || m.slices.some((s) => s.samples > this.plan.batchSize)) {
-      throw new ProtocolError('bad_shape', `${n} samples in ${m.slices.length} slices summing to ${sliceTotal} do not fit batch size ${this.plan.batchSize}`);
+    if (n < 1 || m.slices.length > MAX_DEVICES_PER_EDGE || sliceTotal !== n || m.slices.some((s) => s.samples < 1 || s.samples > a.plan.batchSize)) {
+      throw new ProtocolError('bad_shape', `${n} samples in ${m.slices.length} slices summing to ${sliceTotal} do not fit batch size ${a.plan.batchSize}`);
     }
-    const labels = checkLabels(m.labels, modelInfo(this.plan.model).numClasses, n);
-    r.acts.set(link.id, { data: a.data as Float32Array, labels, n, slices: m.slices.length });
+    const labels = checkLabels(m.labels, modelInfo(a.plan.model).numClasses, n);
+    r.acts.set(link.id, { data: act.data, labels, n, slices: m.slices.length });
     this.maybeCompute(r);
   }
 
   private onRoundDone(link: EdgeLink, m: MessageOf<typeof EVENTS.roundDone>): void {
+    const a = this.requireRunning();
     const r = this.round;
     if (!m.header) throw new ProtocolError('malformed', 'round done without header');
-    checkHeader(m.header, { runId: this.runId, planVersion: this.plan.version, round: r?.round ?? -1 });
+    checkHeader(m.header, { runId: a.id, planVersion: a.plan.version, round: r?.round ?? -1 });
     if (!r) throw new ProtocolError('stale', 'no round in progress');
-    if (r.phase === 'collect' && r.expected.has(link.id) && !r.acts.has(link.id) && m.samples === 0) {
+    if (r.phase === 'collect' && r.expected.has(link.id) && !r.acts.has(link.id) && !r.satOut.has(link.id) && m.samples === 0) {
       // The edge sits this round out (no device delivered in time).
       r.satOut.add(link.id);
       r.done.set(link.id, m);
@@ -436,19 +553,20 @@ export class Coordinator extends EventEmitter {
   }
 
   private onWeightsUp(link: EdgeLink, m: MessageOf<typeof EVENTS.weightsUp>): void {
+    const a = this.requireRunning();
     const r = this.round;
     if (!m.header) throw new ProtocolError('malformed', 'weights without header');
-    checkHeader(m.header, { runId: this.runId, planVersion: this.plan.version, round: r?.round ?? -1 });
+    checkHeader(m.header, { runId: a.id, planVersion: a.plan.version, round: r?.round ?? -1 });
     if (!r || r.phase !== 'down' || !r.awaitingDone.has(link.id)) throw new ProtocolError('stale', `not expecting weights from ${link.id} now`);
     if (!(m.samples > 0)) throw new ProtocolError('bad_shape', 'weights must carry a positive sample count');
     if (m.tier === Tier.TIER_DEVICE) {
       if (!r.syncDevices) throw new ProtocolError('stale', `round ${r.round} does not aggregate devices`);
       if (r.deviceAvgs.has(link.id)) throw new ProtocolError('stale', 'device weights already received');
-      r.deviceAvgs.set(link.id, { ws: checkWeights(m.tensors, tierWeightShapes(this.plan.model, 0, this.plan.c1)), samples: m.samples });
+      r.deviceAvgs.set(link.id, { ws: checkWeights(m.tensors, tierWeightShapes(a.plan.model, 0, a.plan.c1)), samples: m.samples });
     } else if (m.tier === Tier.TIER_EDGE) {
       if (!r.syncEdges) throw new ProtocolError('stale', `round ${r.round} does not aggregate edges`);
       if (r.edgeCopies.has(link.id)) throw new ProtocolError('stale', 'edge weights already received');
-      r.edgeCopies.set(link.id, { ws: checkWeights(m.tensors, tierWeightShapes(this.plan.model, this.plan.c1, this.plan.c2)), samples: m.samples });
+      r.edgeCopies.set(link.id, { ws: checkWeights(m.tensors, tierWeightShapes(a.plan.model, a.plan.c1, a.plan.c2)), samples: m.samples });
     } else {
       throw new ProtocolError('bad_shape', 'edges upload device or edge tier weights only');
     }
@@ -463,11 +581,12 @@ export class Coordinator extends EventEmitter {
       this.finishRound(r);
       return;
     }
+    const a = this.active!;
     r.phase = 'down';
     const ids = [...r.acts.keys()].sort();
-    const inShape = this.top.inputShape();
-    const per = inShape.reduce((a, b) => a * b, 1);
-    const total = ids.reduce((a, id) => a + r.acts.get(id)!.n, 0);
+    const inShape = a.top.inputShape();
+    const per = inShape.reduce((x, y) => x * y, 1);
+    const total = ids.reduce((x, id) => x + r.acts.get(id)!.n, 0);
     const t0 = performance.now();
     const xData = new Float32Array(total * per);
     const labels = new Int32Array(total);
@@ -479,11 +598,11 @@ export class Coordinator extends EventEmitter {
       off += p.n;
     }
     r.slices = ids.map((id) => ({ id, n: r.acts.get(id)!.n }));
-    r.participants = ids.reduce((a, id) => a + r.acts.get(id)!.slices, 0);
+    r.participants = ids.reduce((x, id) => x + r.acts.get(id)!.slices, 0);
     r.acts.clear();
     const x = tf.tensor(xData, [total, ...inShape]);
     const y = tf.tensor1d(labels, 'int32');
-    const out = this.top.trainTop(x, y, this.plan.lr, true);
+    const out = a.top.trainTop(x, y, a.plan.lr, true);
     x.dispose();
     y.dispose();
     const dx = out.dxSum ? (out.dxSum.dataSync() as Float32Array) : new Float32Array(total * per);
@@ -500,7 +619,7 @@ export class Coordinator extends EventEmitter {
       off += s.n;
       if (!link) continue;
       r.awaitingDone.add(s.id);
-      link.peer.send(EVENTS.gradients, { header: this.header(r.round), gradients: encodeTensor(slice, [s.n, ...inShape], this.codecName()) });
+      link.peer.send(EVENTS.gradients, { header: this.header(r.round), gradients: encodeTensor(slice, [s.n, ...inShape], codecName(a.plan.codec)) });
     }
     if (r.awaitingDone.size === 0) this.finishRound(r);
     else this.armDeadline(r);
@@ -512,20 +631,21 @@ export class Coordinator extends EventEmitter {
     if (r.phase === 'down') r.waitMs += performance.now() - r.phaseStartedAt;
     r.phase = 'done';
     this.round = undefined;
+    const a = this.active!;
     const header = this.header(r.round);
     const t0 = performance.now();
     if (r.syncDevices && r.deviceAvgs.size > 0) {
       const copies = [...r.deviceAvgs.values()];
-      this.deviceAvg = fedAvg(copies.map((c) => c.ws), copies.map((c) => c.samples));
-      const tensors = this.encodeTier(this.deviceAvg, 0, this.plan.c1);
-      const samples = copies.reduce((a, c) => a + c.samples, 0);
+      a.deviceAvg = fedAvg(copies.map((c) => c.ws), copies.map((c) => c.samples));
+      const tensors = this.encodeTier(a.deviceAvg, 0, a.plan.c1);
+      const samples = copies.reduce((x, c) => x + c.samples, 0);
       for (const e of this.edges.values()) e.peer.send(EVENTS.weightsDown, { header, tier: Tier.TIER_DEVICE, tensors, samples });
     }
     if (r.syncEdges && r.edgeCopies.size > 0) {
       const copies = [...r.edgeCopies.values()];
-      this.edgeAvg = fedAvg(copies.map((c) => c.ws), copies.map((c) => c.samples));
-      const tensors = this.encodeTier(this.edgeAvg, this.plan.c1, this.plan.c2);
-      const samples = copies.reduce((a, c) => a + c.samples, 0);
+      a.edgeAvg = fedAvg(copies.map((c) => c.ws), copies.map((c) => c.samples));
+      const tensors = this.encodeTier(a.edgeAvg, a.plan.c1, a.plan.c2);
+      const samples = copies.reduce((x, c) => x + c.samples, 0);
       for (const e of this.edges.values()) e.peer.send(EVENTS.weightsDown, { header, tier: Tier.TIER_EDGE, tensors, samples });
     }
     r.computeMs += performance.now() - t0;
@@ -535,16 +655,16 @@ export class Coordinator extends EventEmitter {
     r.resolve({
       round: r.round,
       samples: r.samples,
-      loss: r.samples ? r.loss / r.samples : NaN,
-      trainAccuracy: r.samples ? r.correct / r.samples : NaN,
+      loss: r.samples ? r.loss / r.samples : 0,
+      trainAccuracy: r.samples ? r.correct / r.samples : 0,
       roundMs: performance.now() - r.startedAt,
-      deviceComputeMs: done.reduce((a, d) => Math.max(a, d.maxChildComputeMs), 0),
-      edgeComputeMs: done.reduce((a, d) => Math.max(a, d.computeMs), 0),
+      deviceComputeMs: done.reduce((x, d) => Math.max(x, d.maxChildComputeMs), 0),
+      edgeComputeMs: done.reduce((x, d) => Math.max(x, d.computeMs), 0),
       cloudComputeMs: r.computeMs,
-      edgeWaitMs: done.reduce((a, d) => Math.max(a, d.waitMs), 0),
+      edgeWaitMs: done.reduce((x, d) => Math.max(x, d.waitMs), 0),
       cloudWaitMs: r.waitMs,
-      bytesDeviceEdgeUp: done.reduce((a, d) => a + d.bytesDownUp, 0),
-      bytesEdgeDeviceDown: done.reduce((a, d) => a + d.bytesDownDown, 0),
+      bytesDeviceEdgeUp: done.reduce((x, d) => x + d.bytesDownUp, 0),
+      bytesEdgeDeviceDown: done.reduce((x, d) => x + d.bytesDownDown, 0),
       bytesEdgeCloudUp: this.edgeBytes.bytesIn - r.bytesInAtStart,
       bytesCloudEdgeDown: this.edgeBytes.bytesOut - r.bytesOutAtStart,
       devices: r.participants,
@@ -556,9 +676,9 @@ export class Coordinator extends EventEmitter {
 
   private armDeadline(r: CloudRound): void {
     clearTimeout(r.timer);
-    // The cloud waits a little longer than the edges so that an edge's own
-    // deadline fires first and it can still report with the devices it has.
-    const ms = (this.plan.deadlineMs || 30000) * 1.5;
+    // The cloud waits longer than the edges so that an edge's own deadline
+    // fires first and it can still report with the devices it has.
+    const ms = (this.active!.plan.deadlineMs || 30000) * 1.5;
     r.timer = setTimeout(() => {
       void this.mailbox.run(() => {
         if (this.round !== r) return;
@@ -585,48 +705,57 @@ export class Coordinator extends EventEmitter {
 
   // ---- evaluation, checkpoints ---------------------------------------------
 
-  private evaluate(): { loss: number; accuracy: number } {
-    const res = evaluate(this.plan.model, this.globalWeights(), this.opts.testData);
-    this.emit('eval', res);
+  private evaluate(a: ActiveRun): { loss: number; accuracy: number } {
+    const res = evaluate(a.plan.model, this.globalWeights(), this.opts.testData(a.plan.model));
     return { loss: res.loss, accuracy: res.accuracy };
   }
 
-  private saveFinal(accuracy: number): void {
-    const ckpt = exportCheckpoint(this.plan.model, this.globalWeights());
+  private saveFinal(a: ActiveRun, accuracy: number): void {
+    const ckpt = exportCheckpoint(a.plan.model, this.globalWeights());
     this.opts.store.saveCheckpoint({
-      runId: this.runId, round: this.nextRound, kind: 'final', modelJson: ckpt.modelJson,
+      runId: a.id, round: a.nextRound, kind: 'final', modelJson: ckpt.modelJson,
       weights: Buffer.from(ckpt.weightsBin.buffer, ckpt.weightsBin.byteOffset, ckpt.weightsBin.byteLength), accuracy,
     });
   }
 
-  private broadcastEnd(reason: string): void {
-    for (const e of this.edges.values()) e.peer.send(EVENTS.runEnd, { runId: this.runId, reason });
+  private broadcastEnd(a: ActiveRun, reason: string): void {
+    for (const e of this.edges.values()) e.peer.send(EVENTS.runEnd, { runId: a.id, reason });
   }
 
   // ---- helpers -----------------------------------------------------------
 
+  private requireActive(): ActiveRun {
+    if (!this.active) throw new Error('no run in progress');
+    return this.active;
+  }
+
+  private requireRunning(): ActiveRun {
+    if (!this.active) throw new ProtocolError('stale', 'no run in progress');
+    return this.active;
+  }
+
   private encodeTier(ws: Float32Array[], start: number, end: number) {
-    const shapes = tierWeightShapes(this.plan.model, start, end);
+    const shapes = tierWeightShapes(this.active!.plan.model, start, end);
     return ws.map((w, i) => encodeTensor(w, shapes[i]!));
   }
 
   private header(round: number) {
-    return { runId: this.runId, planVersion: this.plan.version, round, sender: 'cloud' };
+    const a = this.active!;
+    return { runId: a.id, planVersion: a.plan.version, round, sender: 'cloud' };
   }
 
   /** Largest message accepted under the current plan (docs/protocol.md, Limits). */
   private messageLimit(): number {
     const transport = this.opts.maxBytes ?? MAX_MESSAGE_BYTES;
-    return Math.min(transport, messageLimitFor({ batchSize: this.plan.batchSize, devices: MAX_DEVICES_PER_EDGE, ...modelSizes(this.plan.model) }));
-  }
-
-  private codecName(): 'raw' | 'fp16' | 'int8' {
-    return this.plan.codec === 1 ? 'fp16' : this.plan.codec === 2 ? 'int8' : 'raw';
+    const a = this.active;
+    if (!a) return Math.min(transport, 1024 * 1024);
+    return Math.min(transport, messageLimitFor({ batchSize: a.plan.batchSize, devices: MAX_DEVICES_PER_EDGE, ...modelSizes(a.plan.model, a.plan) }));
   }
 
   private event(level: 'debug' | 'info' | 'warn' | 'error', kind: string, message: string, nodeId: string | null = null, data: unknown = null): void {
-    this.opts.store.addEvent({ runId: this.runId, level, kind, nodeId, message, data });
-    this.opts.log[level === 'debug' ? 'debug' : level]({ kind, nodeId, runId: this.runId }, message);
-    this.emit('event', { level, kind, message, nodeId });
+    const runId = this.active?.id ?? null;
+    const id = this.opts.store.addEvent({ runId, level, kind, nodeId, message, data });
+    this.opts.log[level]({ kind, nodeId, runId }, message);
+    this.emit('event', { id, runId, at: Date.now(), level, kind, nodeId, message, data });
   }
 }

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { initBackend, loadMnist, modelInfo } from '@hsfl/runtime';
+import { initBackend, loadMnist, modelInfo, syntheticDataset, type Dataset } from '@hsfl/runtime';
 import { Coordinator, type RoundResult } from './coordinator.js';
 import { Store } from './store/index.js';
 import { trialProblems, type TrialConfig } from './config.js';
@@ -13,47 +13,70 @@ export interface ServeOptions {
   backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
   progress: 'text' | 'jsonl' | 'none';
   logLevel: string;
+  /** Start a run from `trial` at once. */
+  start: boolean;
+  /** Keep serving after that run ends (for the API and dashboard). */
+  stay: boolean;
   trial: TrialConfig;
 }
 
 type Progress = Record<string, unknown> & { type: string };
 
-/** Runs one training run as the coordinator process, with progress on stdout. */
+/**
+ * Held-out data for a zoo model: the MNIST test split for 28x28x1 models;
+ * for other input shapes (no data set can be downloaded here) a seeded
+ * synthetic set, which the docs say plainly.
+ */
+export function testDataFor(model: string): Dataset {
+  const info = modelInfo(model);
+  if (info.inputShape.join('x') === '28x28x1') return loadMnist().test;
+  return syntheticDataset(info.inputShape, info.numClasses, 1000, 4242);
+}
+
+/** Runs the coordinator process, with progress on stdout. */
 export async function serve(o: ServeOptions): Promise<number> {
   const log = createLogger('hsfl-coordinator', o.logLevel);
-  const info = modelInfo(o.trial.model);
-  const problems = trialProblems(o.trial, info.numUnits);
-  if (problems.length) throw new Error(`bad trial configuration:\n  - ${problems.join('\n  - ')}`);
+  if (o.start) {
+    const problems = trialProblems(o.trial, modelInfo(o.trial.model).numUnits);
+    if (problems.length) throw new Error(`bad trial configuration:\n  - ${problems.join('\n  - ')}`);
+  }
   const backend = await initBackend({ preferred: o.backend });
   log.info({ backend }, 'backend ready');
   const store = Store.open(o.db);
-  const { test } = loadMnist();
-  const coord = new Coordinator({
-    bindHost: o.host, port: o.port, token: o.token, store, trial: o.trial, testData: test, log, backend: backend.name,
-  });
+  const coord = new Coordinator({ bindHost: o.host, port: o.port, token: o.token, store, testData: testDataFor, log, backend: backend.name });
   const out = (p: Progress) => {
     if (o.progress === 'jsonl') process.stdout.write(JSON.stringify(p) + '\n');
     else if (o.progress === 'text') process.stdout.write(formatText(p) + '\n');
   };
-  coord.on('round', (r: RoundResult & { testAccuracy?: number; wallMs: number }) => out({ type: 'round', ...r, rounds: o.trial.rounds }));
-  coord.on('node', (t) => out({ type: 'topology', ...t }));
-  coord.on('status', (s) => out({ type: 'status', status: s }));
+  coord.on('round', (r: RoundResult & { testAccuracy?: number; wallMs: number; rounds: number }) => out({ type: 'round', ...r }));
+  coord.on('topology', (edges) => out({ type: 'topology', edges }));
+  coord.on('status', (s) => out({ type: 'status', ...s }));
+  coord.on('plan', (plan) => out({ type: 'plan', plan }));
+  const run = o.start ? coord.createRun(o.trial) : undefined;
   const port = await coord.start();
-  out({ type: 'listening', port, runId: coord.runId, db: store.path, plan: coord.plan, host: hostname(), backend: backend.name });
+  out({ type: 'listening', port, runId: run?.id, db: store.path, host: hostname(), backend: backend.name });
   let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    log.info({ signal }, 'stopping after the current round');
-    coord.requestStop();
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  const finished = new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      if (coord.runId) coord.requestStop();
+      resolve();
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+  });
   try {
-    const summary = await coord.run();
-    out({ type: 'done', ...summary });
+    let code = 0;
+    if (run) {
+      const summary = await coord.startRun(run.id);
+      out({ type: 'done', ...summary });
+      code = summary.status === 'completed' ? 0 : 2;
+    }
+    if (!run || o.stay) await finished;
     await new Promise((r) => setTimeout(r, 300));
-    return summary.status === 'completed' ? 0 : 2;
+    return code;
   } finally {
     await coord.close();
     store.close();
@@ -67,15 +90,19 @@ function pct(x: unknown): string {
 function formatText(p: Progress): string {
   switch (p.type) {
     case 'listening':
-      return `hsfl-coordinator: run ${p.runId} listening on port ${p.port}; store ${p.db}`;
+      return `hsfl-coordinator: listening on port ${p.port}${p.runId ? `, run ${p.runId}` : ''}; store ${p.db}`;
     case 'round': {
       const test = p.testAccuracy !== undefined ? `  test acc ${pct(p.testAccuracy)}` : '';
       return `round ${Number(p.round) + 1}/${p.rounds}  loss ${Number(p.loss).toFixed(4)}  train acc ${pct(p.trainAccuracy)}${test}  ${Number(p.roundMs).toFixed(0)} ms  devices ${p.devices}`;
     }
     case 'topology':
-      return `topology: ${(p.edges as { id: string; devices: string[] }[]).map((e) => `${e.id}[${e.devices.join(', ')}]`).join('  ') || '(no edges)'}`;
+      return `topology: ${(p.edges as { id: string; devices: { id: string }[] }[]).map((e) => `${e.id}[${e.devices.map((d) => d.id).join(', ')}]`).join('  ') || '(no edges)'}`;
     case 'status':
-      return `status: ${p.status}`;
+      return `run ${p.runId}: ${p.status}`;
+    case 'plan': {
+      const plan = p.plan as Record<string, unknown>;
+      return `plan v${plan.version}: cuts (${plan.c1}, ${plan.c2}), intervals (${plan.i1}, ${plan.i2})`;
+    }
     case 'done':
       return `done: ${p.status} after ${p.rounds} rounds, test accuracy ${pct(p.testAccuracy)}; stored in ${p.dbPath} as run ${p.runId}`;
     default:

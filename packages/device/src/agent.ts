@@ -1,7 +1,8 @@
+import { EventEmitter } from 'node:events';
 import { io, type Socket } from 'socket.io-client';
 import {
   EVENTS, Mailbox, Peer, ProtocolError, checkHeader, encodeTensor, expectTensor, checkWeights,
-  MAX_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor,
+  MAX_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor, codecName,
   type LogLike, type MessageOf,
 } from '@hsfl/protocol';
 import { tf, SubModel, BatchIterator, modelInfo, modelSizes, type Dataset } from '@hsfl/runtime';
@@ -37,7 +38,7 @@ interface PendingRound {
  * The device agent: holds units [0, c1) of the model and its own data,
  * trains them in step with its edge (DESIGN §2, steps 1 and 5).
  */
-export class DeviceAgent {
+export class DeviceAgent extends EventEmitter {
   private socket?: Socket;
   private peer?: Peer;
   private readonly mailbox: Mailbox;
@@ -48,14 +49,11 @@ export class DeviceAgent {
   private pending?: PendingRound;
   private samplesSinceSync = 0;
   private lastRound = -1;
-  private ended = false;
   roundsTrained = 0;
-  private endResolve?: (reason: string) => void;
-  readonly finished: Promise<string>;
 
   constructor(private readonly opts: DeviceOptions) {
+    super();
     this.mailbox = new Mailbox((err) => opts.log.error({ err: String(err), stack: (err as Error)?.stack }, 'device task failed'));
-    this.finished = new Promise((resolve) => (this.endResolve = resolve));
   }
 
   get weights(): Float32Array[] {
@@ -104,7 +102,7 @@ export class DeviceAgent {
     peer.on(EVENTS.roundStart, (m) => this.onRoundStart(m));
     peer.on(EVENTS.gradients, (m) => this.onGradients(m));
     peer.on(EVENTS.weightsDown, (m) => this.onWeightsDown(m));
-    peer.on(EVENTS.runEnd, (m) => this.onRunEnd(m.reason));
+    peer.on(EVENTS.runEnd, (m) => this.onRunEnd(m));
     // An error reply from the edge is information, never a reason to exit.
     peer.onErrorReply((e) => {
       this.opts.log.warn({ code: e.code, event: e.event, err: e.message }, 'edge refused a message');
@@ -113,12 +111,10 @@ export class DeviceAgent {
   }
 
   async stop(): Promise<void> {
-    this.ended = true;
     await this.mailbox.run(() => this.dropPending());
     this.socket?.disconnect();
     this.sub?.dispose();
     this.sub = undefined;
-    this.endResolve?.('stopped');
   }
 
   private onWelcome(m: MessageOf<typeof EVENTS.welcome>): void {
@@ -128,25 +124,29 @@ export class DeviceAgent {
     if (plan.c1 > info.numUnits || plan.c2 > info.numUnits || plan.c1 > plan.c2) {
       throw new ProtocolError('bad_shape', `plan cuts (${plan.c1}, ${plan.c2}) do not fit ${plan.model}`);
     }
-    const sameModel = this.sub && this.plan && this.plan.model === plan.model && this.plan.c1 === plan.c1 && this.plan.seed === plan.seed;
-    if (!sameModel) {
-      this.sub?.dispose();
-      this.sub = SubModel.create(plan.model, 0, plan.c1, plan.seed);
-    }
-    const sub = this.sub!;
+    const s = this.sub;
+    const sub = !s || s.modelName !== plan.model || s.end !== plan.c1 ? SubModel.create(plan.model, 0, plan.c1, plan.seed) : s;
     if (m.deviceWeights.length > 0) {
-      const ws = checkWeights(m.deviceWeights, sub.weightShapes());
-      sub.setWeights(ws);
+      try {
+        sub.setWeights(checkWeights(m.deviceWeights, sub.weightShapes()));
+      } catch (err) {
+        if (sub !== s) sub.dispose();
+        throw err;
+      }
     }
+    if (sub !== s) s?.dispose();
+    this.sub = sub;
     if (!this.batches || this.plan?.batchSize !== plan.batchSize) {
       this.batches = new BatchIterator(this.opts.data, this.opts.indices, plan.batchSize, this.opts.seed);
     }
+    const newRun = m.runId !== this.runId;
     this.runId = m.runId;
     this.plan = plan;
     this.samplesSinceSync = 0;
+    this.lastRound = m.nextRound - 1;
     this.dropPending();
-    this.opts.log.info({ runId: m.runId, c1: plan.c1, c2: plan.c2, i1: plan.i1, batch: plan.batchSize, nextRound: m.nextRound }, 'joined run');
-    this.opts.onEvent?.('joined', { runId: m.runId });
+    this.opts.log.info({ runId: m.runId, plan: plan.version, c1: plan.c1, c2: plan.c2, i1: plan.i1, batch: plan.batchSize, nextRound: m.nextRound }, newRun ? 'joined run' : 'plan changed');
+    this.opts.onEvent?.(newRun ? 'joined' : 'plan', { runId: m.runId, plan: plan.version, c1: plan.c1 });
   }
 
   private onRoundStart(m: RoundStart): void {
@@ -222,17 +222,19 @@ export class DeviceAgent {
     this.samplesSinceSync = 0;
   }
 
-  private onRunEnd(reason: string): void {
-    this.opts.log.info({ reason }, 'run ended');
-    this.ended = true;
+  private onRunEnd(m: MessageOf<typeof EVENTS.runEnd>): void {
+    if (m.runId !== this.runId) throw new ProtocolError('wrong_run', `run ${m.runId} is not this device's run`);
+    this.opts.log.info({ runId: m.runId, reason: m.reason }, 'run ended; waiting for the next one');
     this.dropPending();
-    this.endResolve?.(reason);
+    this.plan = undefined;
+    this.opts.onEvent?.('runEnd', { runId: m.runId, reason: m.reason });
+    this.emit('runEnd', m.reason);
   }
 
   /** Largest message accepted: a Welcome can carry weights before the plan is known. */
   private messageLimit(): number {
     if (!this.plan) return MAX_MESSAGE_BYTES;
-    return Math.min(MAX_MESSAGE_BYTES, messageLimitFor({ batchSize: this.plan.batchSize, devices: MAX_DEVICES_PER_EDGE, ...modelSizes(this.plan.model) }));
+    return Math.min(MAX_MESSAGE_BYTES, messageLimitFor({ batchSize: this.plan.batchSize, devices: MAX_DEVICES_PER_EDGE, ...modelSizes(this.plan.model, this.plan) }));
   }
 
   private requirePlan(): Plan {
@@ -245,8 +247,3 @@ export class DeviceAgent {
     this.pending = undefined;
   }
 }
-
-export function codecName(codec: number): 'raw' | 'fp16' | 'int8' {
-  return codec === 1 ? 'fp16' : codec === 2 ? 'int8' : 'raw';
-}
-

@@ -22,6 +22,7 @@ const argv = yargs(hideBin(process.argv))
   .option('data-seed', { type: 'number', default: 1, describe: 'seed of the partition (the same on every device)' })
   .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const, describe: 'tfjs backend' })
   .option('progress', { choices: ['text', 'jsonl', 'none'] as const, default: 'text' as const, describe: 'progress on stdout' })
+  .option('exit-after-run', { type: 'boolean', default: false, describe: 'exit when the run ends instead of waiting for the next one' })
   .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
   .check((a) => {
     if (!Number.isInteger(a.shards) || a.shards < 1) throw new Error(`--shards must be a whole number >= 1 (got ${a.shards})`);
@@ -60,11 +61,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  agent.on('runEnd', (reason: string) => {
+    progress('finished', { reason, rounds: agent.roundsTrained });
+    if (argv.exitAfterRun) void agent.stop().then(() => process.exit(0));
+  });
   agent.start();
-  const reason = await agent.finished;
-  progress('finished', { reason, rounds: agent.roundsTrained });
-  await agent.stop();
-  process.exit(0);
 }
 
 main().catch((err) => {

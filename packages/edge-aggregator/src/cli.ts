@@ -19,6 +19,7 @@ const argv = yargs(hideBin(process.argv))
   .option('port', { type: 'number', default: 7100, describe: 'port to listen on for devices (0: any free port)' })
   .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const, describe: 'tfjs backend' })
   .option('progress', { choices: ['text', 'jsonl', 'none'] as const, default: 'text' as const, describe: 'progress on stdout' })
+  .option('exit-after-run', { type: 'boolean', default: false, describe: 'exit when the run ends instead of waiting for the next one' })
   .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
   .check((a) => {
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be a whole number in [0, 65535] (got ${a.port})`);
@@ -49,10 +50,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  const reason = await edge.finished;
-  log.info({ reason }, 'run over');
-  // Let the run-end notice reach the devices before the sockets close.
-  setTimeout(() => void edge.stop().then(() => process.exit(0)), 300);
+  edge.on('runEnd', (reason: string) => {
+    if (argv.progress === 'jsonl') process.stdout.write(JSON.stringify({ type: 'runEnd', id: argv.id, reason }) + '\n');
+    // Let the run-end notice reach the devices before the sockets close.
+    if (argv.exitAfterRun) setTimeout(() => void edge.stop().then(() => process.exit(0)), 300);
+  });
 }
 
 main().catch((err) => {

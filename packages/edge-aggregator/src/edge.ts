@@ -1,10 +1,11 @@
+import { EventEmitter } from 'node:events';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket as ServerSocket } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import {
   EVENTS, Mailbox, Peer, ProtocolError, checkHeader, checkLabels, checkWeights, encodeTensor, expectTensor,
-  MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor,
+  MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor, codecName,
   type ByteTotals, type LogLike, type MessageOf,
 } from '@hsfl/protocol';
 import { tf, SubModel, fedAvg, modelInfo, modelSizes, tierWeightShapes } from '@hsfl/runtime';
@@ -64,7 +65,7 @@ interface EdgeRound {
  * activations, trains its copy in step with the cloud, and pre-averages its
  * devices' copies on device-sync rounds (DESIGN §2, steps 2 and 4).
  */
-export class EdgeAggregator {
+export class EdgeAggregator extends EventEmitter {
   private http?: HttpServer;
   private server?: Server;
   private cloud?: Socket;
@@ -72,6 +73,8 @@ export class EdgeAggregator {
   private readonly mailbox: Mailbox;
   private readonly devices = new Map<string, DeviceLink>();
   private readonly waitingForWelcome = new Set<DeviceLink>();
+  /** Devices the operator removed from the current run. */
+  private readonly removed = new Set<string>();
   private runId = '';
   private plan?: Plan;
   private sub?: SubModel;
@@ -81,13 +84,11 @@ export class EdgeAggregator {
   private lastRound = -1;
   /** Bytes over all device links, both directions, for per-round metrics. */
   private readonly deviceBytes: ByteTotals = { bytesIn: 0, bytesOut: 0 };
-  private endResolve?: (reason: string) => void;
-  readonly finished: Promise<string>;
   port = 0;
 
   constructor(private readonly opts: EdgeOptions) {
+    super();
     this.mailbox = new Mailbox((err) => opts.log.error({ err: String(err), stack: (err as Error)?.stack }, 'edge task failed'));
-    this.finished = new Promise((resolve) => (this.endResolve = resolve));
   }
 
   get weights(): Float32Array[] {
@@ -124,7 +125,6 @@ export class EdgeAggregator {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.sub?.dispose();
     this.sub = undefined;
-    this.endResolve?.('stopped');
   }
 
   // ---- cloud side -------------------------------------------------------
@@ -154,6 +154,7 @@ export class EdgeAggregator {
     peer.on(EVENTS.gradients, (m) => this.onCloudGradients(m));
     peer.on(EVENTS.weightsDown, (m) => this.onWeightsDown(m));
     peer.on(EVENTS.runEnd, (m) => this.onRunEnd(m));
+    peer.on(EVENTS.nodeStatus, (m) => this.onCloudNodeStatus(m));
   }
 
   private onWelcome(m: MessageOf<typeof EVENTS.welcome>): void {
@@ -161,23 +162,28 @@ export class EdgeAggregator {
     if (!plan) throw new ProtocolError('malformed', 'welcome without a plan');
     const info = modelInfo(plan.model);
     if (!(plan.c1 <= plan.c2 && plan.c2 <= info.numUnits)) throw new ProtocolError('bad_shape', `cuts (${plan.c1}, ${plan.c2}) do not fit ${plan.model}`);
-    const reuse = this.sub && this.plan && this.plan.model === plan.model && this.plan.c1 === plan.c1 && this.plan.c2 === plan.c2;
-    if (!reuse) {
-      this.sub?.dispose();
-      this.sub = SubModel.create(plan.model, plan.c1, plan.c2, plan.seed);
-    }
     const devShapes = tierWeightShapes(plan.model, 0, plan.c1);
     const deviceWeights = m.deviceWeights.length ? checkWeights(m.deviceWeights, devShapes) : [];
-    if (m.edgeWeights.length) this.sub!.setWeights(checkWeights(m.edgeWeights, this.sub!.weightShapes()));
+    const edgeShapes = tierWeightShapes(plan.model, plan.c1, plan.c2);
+    const edgeWeights = m.edgeWeights.length ? checkWeights(m.edgeWeights, edgeShapes) : [];
+    const newRun = m.runId !== this.runId;
+    this.abortRound(newRun ? 'a new run begins' : 'the plan changed');
+    const s = this.sub;
+    if (!s || s.modelName !== plan.model || s.start !== plan.c1 || s.end !== plan.c2) {
+      s?.dispose();
+      this.sub = SubModel.create(plan.model, plan.c1, plan.c2, plan.seed);
+    }
+    if (edgeWeights.length) this.sub!.setWeights(edgeWeights);
     this.deviceWeights = deviceWeights.map((w) => w.slice());
+    if (newRun) this.removed.clear();
     this.runId = m.runId;
     this.plan = plan;
     this.samplesSinceEdgeSync = 0;
     this.lastRound = m.nextRound - 1;
-    this.opts.log.info({ runId: m.runId, c1: plan.c1, c2: plan.c2, i1: plan.i1, i2: plan.i2, nextRound: m.nextRound }, 'joined run');
-    for (const link of this.waitingForWelcome) this.welcomeDevice(link);
+    this.opts.log.info({ runId: m.runId, plan: plan.version, c1: plan.c1, c2: plan.c2, i1: plan.i1, i2: plan.i2, nextRound: m.nextRound }, newRun ? 'joined run' : 'plan changed');
+    for (const link of this.waitingForWelcome) this.devices.set(link.id, link);
     this.waitingForWelcome.clear();
-    for (const link of this.devices.values()) this.reportDevice(link, true, 'edge rejoined');
+    for (const link of this.devices.values()) this.welcomeDevice(link);
   }
 
   private onRoundStart(m: MessageOf<typeof EVENTS.roundStart>): void {
@@ -263,10 +269,24 @@ export class EdgeAggregator {
   }
 
   private onRunEnd(m: MessageOf<typeof EVENTS.runEnd>): void {
-    this.opts.log.info({ reason: m.reason }, 'run ended');
+    if (m.runId !== this.runId) throw new ProtocolError('wrong_run', `run ${m.runId} is not this edge's run`);
+    this.opts.log.info({ runId: m.runId, reason: m.reason }, 'run ended; waiting for the next one');
     this.abortRound('run ended');
     for (const link of this.devices.values()) link.peer.send(EVENTS.runEnd, m);
-    this.endResolve?.(m.reason);
+    this.plan = undefined;
+    this.emit('runEnd', m.reason);
+  }
+
+  /** The cloud removes a device (operator action): disconnect it and keep it out for the rest of the run. */
+  private onCloudNodeStatus(m: MessageOf<typeof EVENTS.nodeStatus>): void {
+    if (m.connected) throw new ProtocolError('malformed', 'the cloud only sends removals');
+    this.removed.add(m.nodeId);
+    const link = this.devices.get(m.nodeId);
+    if (!link) return;
+    this.opts.log.warn({ device: m.nodeId, reason: m.reason }, 'device removed by the cloud');
+    this.dropDevice(link, m.reason || 'removed');
+    link.peer.send(EVENTS.error, { code: 'removed', message: m.reason || 'removed by the operator', event: EVENTS.nodeStatus });
+    setTimeout(() => link.socket.disconnect(true), 200);
   }
 
   // ---- device side ------------------------------------------------------
@@ -290,6 +310,10 @@ export class EdgeAggregator {
       if (m.role !== Role.ROLE_DEVICE) throw new ProtocolError('malformed', 'only devices may join an edge');
       if (!/^[A-Za-z0-9._:-]{1,64}$/.test(m.nodeId)) throw new ProtocolError('malformed', 'node id must be 1-64 characters of [A-Za-z0-9._:-]');
       if (link) throw new ProtocolError('malformed', 'already joined on this connection');
+      if (this.removed.has(m.nodeId)) {
+        setTimeout(() => socket.disconnect(true), 200);
+        throw new ProtocolError('unauthorized', `device ${m.nodeId} was removed from this run by the operator`);
+      }
       const previous = this.devices.get(m.nodeId);
       if (!previous && this.devices.size + this.waitingForWelcome.size >= MAX_DEVICES_PER_EDGE) {
         setTimeout(() => socket.disconnect(true), 200);
@@ -535,10 +559,7 @@ export class EdgeAggregator {
   private messageLimit(): number {
     const transport = this.opts.maxBytes ?? MAX_MESSAGE_BYTES;
     if (!this.plan) return Math.min(transport, MIN_MESSAGE_BYTES);
-    return Math.min(transport, messageLimitFor({ batchSize: this.plan.batchSize, devices: MAX_DEVICES_PER_EDGE, ...modelSizes(this.plan.model) }));
+    return Math.min(transport, messageLimitFor({ batchSize: this.plan.batchSize, devices: MAX_DEVICES_PER_EDGE, ...modelSizes(this.plan.model, this.plan) }));
   }
 }
 
-function codecName(codec: number): 'raw' | 'fp16' | 'int8' {
-  return codec === 1 ? 'fp16' : codec === 2 ? 'int8' : 'raw';
-}

@@ -1,2 +1,3 @@
 export * from './federation.js';
 export * from './process.js';
+export * from './netlab/index.js';

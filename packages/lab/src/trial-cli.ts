@@ -64,7 +64,7 @@ function show(m: ProgressLine): void {
   if (m.type === 'listening') {
     process.stdout.write(`coordinator up: run ${m.runId}, backend ${m.backend}\n`);
   } else if (m.type === 'topology') {
-    const edges = m.edges as { id: string; devices: string[] }[];
+    const edges = m.edges as { id: string; devices: { id: string }[] }[];
     process.stdout.write(`fleet: ${edges.map((e) => `${e.id} <- ${e.devices.length} devices`).join(', ')}\n`);
   } else if (m.type === 'round') {
     const r = Number(m.round) + 1;

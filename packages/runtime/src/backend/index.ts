@@ -45,7 +45,7 @@ export interface BackendInfo {
 }
 
 export interface InitBackendOptions {
-  /** Default: env HSFL_BACKEND, else 'auto'. */
+  /** Default 'auto'. With 'auto' (or unset), env HSFL_BACKEND decides if set. */
   preferred?: BackendPreference;
   /** Register the project kernels (default: env HSFL_PROJECT_KERNELS != '0', else true). */
   projectKernels?: boolean;
@@ -99,7 +99,9 @@ export function describeBackend(info: BackendInfo): string {
  * away); concurrent calls share one initialisation.
  */
 export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
-  const preferred = opts.preferred ?? parseBackendPreference(process.env.HSFL_BACKEND);
+  // an explicit backend in opts wins; HSFL_BACKEND overrides 'auto' (CLIs often pass 'auto' as their default)
+  const requested = opts.preferred == null ? 'auto' : parseBackendPreference(opts.preferred);
+  const preferred = requested === 'auto' ? parseBackendPreference(process.env.HSFL_BACKEND) : requested;
   const projectKernels = opts.projectKernels ?? envFlag(process.env.HSFL_PROJECT_KERNELS, true);
   const key = `${preferred}|${projectKernels}`;
   if (current && currentKey === key) {

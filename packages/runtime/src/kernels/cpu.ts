@@ -17,6 +17,7 @@ import {
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { gemmNT, transpose2d } from './gemm.js';
 import { geometry, pairOf, type ConvGeometry, type Pair, type PadAttr, type Rounding } from './geometry.js';
+import { avgPoolGradInto, maxPoolGradInto, poolInfo, type PoolAttrs } from './pool.js';
 import { stockKernel } from './registry.js';
 
 const CPU = 'cpu';
@@ -380,50 +381,15 @@ const depthwiseBackpropInput: KernelFunc = (args) => {
   return out(backend, a.inputShape, dx);
 };
 
-type PoolAttrs = { filterSize: Pair; strides: Pair; pad: PadAttr; dimRoundingMode?: Rounding };
-
 const maxPoolGrad: KernelFunc = (args) => {
   const { inputs, attrs } = args;
   const backend = args.backend as MathBackendCPU;
   const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
   const a = attrs as unknown as PoolAttrs;
   if (!allFloat32(dy, input)) return stock('MaxPoolGrad', args);
-  const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], a.filterSize,
-    a.strides, 1, a.pad, a.dimRoundingMode);
-  const X = vals(backend, input);
-  const DY = vals(backend, dy);
-  const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
-  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
-  const dx = new Float32Array(batchSize * H * W * C);
-  for (let b = 0; b < batchSize; b++) {
-    for (let y = 0; y < OH; y++) {
-      const r0 = Math.max(0, y * sh - pt);
-      const r1 = Math.min(H, y * sh - pt + fh);
-      for (let xo = 0; xo < OW; xo++) {
-        const c0 = Math.max(0, xo * sw - pl);
-        const c1 = Math.min(W, xo * sw - pl + fw);
-        const dyOff = ((b * OH + y) * OW + xo) * C;
-        for (let d = 0; d < C; d++) {
-          // first strict maximum in scan order, like tfjs's maxPoolPositions
-          let best = Number.NEGATIVE_INFINITY;
-          let at = -1;
-          for (let r = r0; r < r1; r++) {
-            let idx = ((b * H + r) * W + c0) * C + d;
-            for (let c = c0; c < c1; c++, idx += C) {
-              const v = X[idx];
-              if (v > best) {
-                best = v;
-                at = idx;
-              }
-            }
-          }
-          if (at >= 0) dx[at] += DY[dyOff + d];
-        }
-      }
-    }
-  }
+  const info = poolInfo(input.shape, a, true);
+  const dx = new Float32Array(util.sizeFromShape(input.shape));
+  maxPoolGradInto(vals(backend, input), vals(backend, dy), info, dx);
   return out(backend, input.shape, dx);
 };
 
@@ -433,32 +399,9 @@ const avgPoolGrad: KernelFunc = (args) => {
   const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
   const a = attrs as unknown as PoolAttrs;
   if (!allFloat32(dy, input)) return stock('AvgPoolGrad', args);
-  const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], a.filterSize,
-    a.strides, 1, a.pad);
-  const DY = vals(backend, dy);
-  const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
-  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
-  const pt = info.padInfo.top;
-  const pl = info.padInfo.left;
-  const mult = 1 / (fh * fw); // tfjs divides by the full window, padding included
-  const dx = new Float32Array(batchSize * H * W * C);
-  for (let b = 0; b < batchSize; b++) {
-    for (let y = 0; y < OH; y++) {
-      const r0 = Math.max(0, y * sh - pt);
-      const r1 = Math.min(H, y * sh - pt + fh);
-      for (let xo = 0; xo < OW; xo++) {
-        const c0 = Math.max(0, xo * sw - pl);
-        const c1 = Math.min(W, xo * sw - pl + fw);
-        const dyOff = ((b * OH + y) * OW + xo) * C;
-        for (let r = r0; r < r1; r++) {
-          for (let c = c0; c < c1; c++) {
-            const o = ((b * H + r) * W + c) * C;
-            for (let d = 0; d < C; d++) dx[o + d] += DY[dyOff + d] * mult;
-          }
-        }
-      }
-    }
-  }
+  const info = poolInfo(input.shape, a, false);
+  const dx = new Float32Array(util.sizeFromShape(input.shape));
+  avgPoolGradInto(vals(backend, dy), info, dx);
   return out(backend, input.shape, dx);
 };
 

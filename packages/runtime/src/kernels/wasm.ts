@@ -24,6 +24,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { axisPlan, geometry, padToNHWC, type AxisPlan, type ConvGeometry, type Pair, type PadAttr, type Rounding } from './geometry.js';
+import { maxPoolGradInto, poolInfo, type PoolAttrs } from './pool.js';
 import { KernelScope, stockKernel, view, withScope } from './registry.js';
 
 const WASM = 'wasm';
@@ -208,34 +209,121 @@ const unsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 /**
- * The wasm BatchMatMul only uses XNNPACK when neither operand is transposed
- * (and the batch is 1); otherwise it falls back to a scalar triple loop. The
- * backward pass of every dense layer asks for transposes, so materialise them
- * with the (cheap) Transpose kernel and call the stock kernel untransposed.
+ * MaxPoolGrad as a direct loop over the wasm heap (see ./pool.ts for why the
+ * stock wasm kernel cannot be used: it misroutes gradients of windows whose
+ * maximum is <= 0).
  */
+const maxPoolGrad: KernelFunc = (args) => {
+  const { inputs, backend, attrs } = args;
+  const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
+  const be = backend as BackendWasm;
+  if (dy.dtype !== 'float32' || input.dtype !== 'float32') {
+    const stock = stockKernel('MaxPoolGrad', WASM);
+    if (!stock) throw new Error("stock wasm kernel 'MaxPoolGrad' missing");
+    return stock.kernelFunc(args);
+  }
+  const info = poolInfo(input.shape, attrs as unknown as PoolAttrs, true);
+  const out = be.makeOutput(input.shape, 'float32');
+  // heap views are taken after the allocation (an allocation may grow and detach the heap)
+  const dx = be.typedArrayFromHeap(out) as Float32Array;
+  dx.fill(0);
+  maxPoolGradInto(be.typedArrayFromHeap(input) as Float32Array, be.typedArrayFromHeap(dy) as Float32Array, info, dx);
+  return out;
+};
+
+/**
+ * wasm BatchMatMul runs XNNPACK's fully-connected operator only when neither
+ * operand is transposed (and the batch is 1); any transpose sends it to a
+ * scalar triple loop, and the backward pass of every dense layer asks for one.
+ * XNNPACK also re-packs the right-hand operand ("weights") whenever it is a
+ * tensor it has not seen, at ~8 ns/element, while the Transpose kernel moves
+ * ~1 ns/element. So for C = op(A)·op(B) pick the cheaper of
+ *   1. C = A'·B'          (weights B' = op(B),    K x N)
+ *   2. C = (B'^T·A'^T)^T  (weights A'^T,          K x M, plus a transpose of C)
+ * materialising transposes with the Transpose kernel, and call the stock
+ * kernel untransposed. A right-hand operand seen before (e.g. inference
+ * weights) keeps the stock path, whose packed operator XNNPACK caches.
+ */
+const seenWeights = new WeakSet<object>();
+const PACK_COST = 8;
+
 function matMulWasm(name: 'BatchMatMul' | '_FusedMatMul'): KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
-    const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+    const { a, b, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
     const at = attrs as unknown as { transposeA: boolean; transposeB: boolean };
     const stock = stockKernel(name, WASM);
     if (!stock) throw new Error(`stock wasm kernel '${name}' missing`);
-    const plain = util.sizeFromShape(a.shape.slice(0, -2)) === 1 && util.sizeFromShape(b.shape.slice(0, -2)) === 1;
-    if ((!at.transposeA && !at.transposeB) || !plain || a.dtype !== 'float32' || b.dtype !== 'float32') {
-      return stock.kernelFunc(args);
-    }
+    const plain = a!.shape.length >= 2 && b!.shape.length >= 2 &&
+      util.sizeFromShape(a!.shape.slice(0, -2)) === 1 && util.sizeFromShape(b!.shape.slice(0, -2)) === 1;
+    const bSeen = seenWeights.has(b!.dataId as object);
+    seenWeights.add(b!.dataId as object);
+    if (!plain || a!.dtype !== 'float32' || b!.dtype !== 'float32') return stock.kernelFunc(args);
+    const ra = a!.shape.length;
+    const rb = b!.shape.length;
+    const M = at.transposeA ? a!.shape[ra - 1] : a!.shape[ra - 2];
+    const K = at.transposeA ? a!.shape[ra - 2] : a!.shape[ra - 1];
+    const N = at.transposeB ? b!.shape[rb - 2] : b!.shape[rb - 1];
+    if ((at.transposeB ? b!.shape[rb - 1] : b!.shape[rb - 2]) !== K) return stock.kernelFunc(args);
+    const cost1 = (at.transposeA ? M * K : 0) + (at.transposeB ? N * K : 0) +
+      (bSeen && !at.transposeB ? 0 : PACK_COST * K * N);
+    const activation = (attrs as { activation?: string }).activation ?? 'linear';
+    // option 2 transposes the product, so a bias is added afterwards (linear activation only)
+    const swappable = preluActivationWeights == null && (bias == null || activation === 'linear');
+    const cost2 = swappable ? (at.transposeB ? 0 : N * K) + (at.transposeA ? 0 : M * K) + PACK_COST * K * M + M * N
+      : Number.POSITIVE_INFINITY;
+    if (!at.transposeA && !at.transposeB && cost1 <= cost2) return stock.kernelFunc(args);
+    const outShape = [...(ra >= rb ? a!.shape : b!.shape).slice(0, -2), M, N];
     return withScope(backend as BackendWasm, WASM, (s) => {
-      const swap = (t: TensorInfo): TensorInfo => {
-        const perm = t.shape.map((_, i) => i);
-        const r = perm.length;
-        [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
-        return s.run('Transpose', { x: t }, { perm });
-      };
-      const a2 = at.transposeA ? swap(a) : a;
-      const b2 = at.transposeB ? swap(b) : b;
-      const newInputs: NamedTensorInfoMap = { ...inputs, a: a2, b: b2 };
-      const newAttrs: NamedAttrMap = { ...attrs, transposeA: false, transposeB: false };
-      return s.keep(s.runStock(name, newInputs, newAttrs));
+      const t2 = (x: TensorInfo, rows: number, cols: number): TensorInfo =>
+        s.run('Transpose', { x: view(x, [rows, cols]) }, { perm: [1, 0] });
+      // the stock kernels take rank-3 operands (_FusedMatMul indexes shape[1], shape[2] directly)
+      const as3d = (t: TensorInfo): TensorInfo => view(t, [1, t.shape[t.shape.length - 2], t.shape[t.shape.length - 1]]);
+      const plainAttrs = { ...attrs, transposeA: false, transposeB: false };
+      const mm = (l: TensorInfo, r: TensorInfo): TensorInfo =>
+        s.runStock(name, { ...inputs, a: as3d(l), b: as3d(r) }, plainAttrs);
+      if (cost1 <= cost2) {
+        const a2 = at.transposeA ? t2(a!, K, M) : view(a!, [M, K]);
+        const b2 = at.transposeB ? t2(b!, N, K) : view(b!, [K, N]);
+        return s.keep(mm(a2, b2), outShape);
+      }
+      const l = at.transposeB ? view(b!, [N, K]) : t2(b!, K, N); // op(B)^T  [N, K]
+      const r = at.transposeA ? view(a!, [K, M]) : t2(a!, M, K); // op(A)^T  [K, M]
+      const ct = s.runStock(name, { a: as3d(l), b: as3d(r) }, plainAttrs); // C^T [1, N, M]
+      const c = t2(ct, N, M);
+      return s.keep(bias == null ? c : s.run('Add', { a: view(c, outShape), b: bias }), outShape);
+    });
+  };
+}
+
+/**
+ * _FusedMatMul: the fast cases go to matMulWasm; everything else (batch > 1)
+ * is computed as BatchMatMul + Add + activation, because the stock kernel's
+ * non-XNNPACK path indexes a rank-1 bias by the flat output index (it clamps
+ * to bias[N-1] from the second row on).
+ */
+function fusedMatMulWasm(): KernelFunc {
+  const fast = matMulWasm('_FusedMatMul');
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { a, b, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
+    const plain = util.sizeFromShape(a!.shape.slice(0, -2)) === 1 && util.sizeFromShape(b!.shape.slice(0, -2)) === 1;
+    if (plain || (bias == null && preluActivationWeights == null)) return fast(args);
+    const at = attrs as unknown as { transposeA: boolean; transposeB: boolean; activation?: string; leakyreluAlpha?: number };
+    return withScope(backend as BackendWasm, WASM, (s) => {
+      let y = s.run('BatchMatMul', { a: a!, b: b! }, { transposeA: at.transposeA, transposeB: at.transposeB });
+      if (bias != null) y = s.run('Add', { a: y, b: bias });
+      switch (at.activation ?? 'linear') {
+        case 'linear': break;
+        case 'relu': y = s.run('Relu', { x: y }); break;
+        case 'relu6': y = s.run('Relu6', { x: y }); break;
+        case 'elu': y = s.run('Elu', { x: y }); break;
+        case 'sigmoid': y = s.run('Sigmoid', { x: y }); break;
+        case 'leakyrelu': y = s.run('LeakyRelu', { x: y }, { alpha: at.leakyreluAlpha ?? 0.2 }); break;
+        case 'prelu': y = s.run('Prelu', { x: y, alpha: preluActivationWeights! }); break;
+        default: throw new Error(`_FusedMatMul: unsupported activation ${at.activation}`);
+      }
+      return s.keep(y);
     });
   };
 }
@@ -246,6 +334,7 @@ export const wasmKernelConfigs: KernelConfig[] = [
   { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: WASM, kernelFunc: depthwiseBackpropFilter },
   { kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: WASM, kernelFunc: depthwiseBackpropInput },
   { kernelName: 'UnsortedSegmentSum', backendName: WASM, kernelFunc: unsortedSegmentSum },
+  { kernelName: 'MaxPoolGrad', backendName: WASM, kernelFunc: maxPoolGrad },
   { kernelName: 'BatchMatMul', backendName: WASM, kernelFunc: matMulWasm('BatchMatMul') },
-  { kernelName: '_FusedMatMul', backendName: WASM, kernelFunc: matMulWasm('_FusedMatMul') },
+  { kernelName: '_FusedMatMul', backendName: WASM, kernelFunc: fusedMatMulWasm() },
 ];

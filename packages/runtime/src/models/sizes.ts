@@ -9,12 +9,14 @@ export function tierWeightShapes(model: string, start: number, end: number): num
 
 /**
  * The sizes that bound a model's messages: the largest activation per sample
- * at any unit boundary, and the element count of all its weights.
+ * that crosses a link (at the plan's cuts, or at any unit boundary), and the
+ * element count of all its weights.
  */
-export function modelSizes(model: string): { maxActivationElementsPerSample: number; weightElements: number } {
+export function modelSizes(model: string, cuts?: { c1: number; c2: number }): { maxActivationElementsPerSample: number; weightElements: number } {
   const L = modelInfo(model).numUnits;
   let maxAct = 0;
-  for (let k = 0; k <= L; k++) maxAct = Math.max(maxAct, prod(unitOutputShape(model, k)));
+  const boundaries = cuts ? [cuts.c1, cuts.c2] : Array.from({ length: L + 1 }, (_, k) => k);
+  for (const k of boundaries) maxAct = Math.max(maxAct, prod(unitOutputShape(model, k)));
   const weightElements = rangeWeightSpecs(model, 0, L).reduce((a, s) => a + prod(s.shape), 0);
   return { maxActivationElementsPerSample: maxAct, weightElements };
 }
