@@ -37,6 +37,9 @@ await yargs(hideBin(process.argv))
       .option('min-devices', { type: 'number', default: d.minDevices, describe: 'devices that must join before training starts' })
       .option('join-timeout-ms', { type: 'number', default: d.joinTimeoutMs, describe: 'give up if the fleet has not assembled by then' })
       .option('target-accuracy', { type: 'number', describe: 'stop once the test accuracy reaches this (0-1)' })
+      .option('planner', { choices: ['off', 'auto'] as const, default: d.planner, describe: 'auto: the planner picks cuts and intervals after the warm-up and re-plans as the fleet changes' })
+      .option('warmup-rounds', { type: 'number', default: d.warmupRounds, describe: 'rounds run with the configured plan before the planner decides' })
+      .option('replan-threshold', { type: 'number', default: d.replanThreshold, describe: 're-plan when measured round times drift from the prediction by more than this fraction' })
       .option('start', { type: 'boolean', default: true, describe: 'start a run from these options at once (--no-start: wait for the API)' })
       .option('stay', { type: 'boolean', default: false, describe: 'keep serving after the run ends' })
       .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const, describe: 'tfjs backend' })
@@ -51,6 +54,7 @@ await yargs(hideBin(process.argv))
         name: a.name, model: a.model, c1: a.c1, c2: a.c2, i1: a.i1, i2: a.i2, batchSize: a.batchSize, lr: a.lr,
         rounds: a.rounds, evalEvery: a.evalEvery, seed: a.seed, deadlineMs: a.deadlineMs, codec: a.codec,
         minEdges: a.minEdges, minDevices: a.minDevices, joinTimeoutMs: a.joinTimeoutMs, targetAccuracy: a.targetAccuracy,
+        planner: a.planner, warmupRounds: a.warmupRounds, replanThreshold: a.replanThreshold,
       };
       process.exitCode = await serve({ host: a.host, port: a.port, token: a.token, db: a.db, backend: a.backend, progress: a.progress, logLevel: a.logLevel, start: a.start, stay: a.stay, trial });
     },

@@ -18,6 +18,15 @@ export interface TrialConfig {
   joinTimeoutMs: number;
   /** Stop early once the assembled model's test accuracy reaches this. */
   targetAccuracy?: number;
+  /**
+   * 'auto': the planner chooses cuts and intervals after the warm-up rounds
+   * (which run the configured c1, c2, i1, i2) and re-plans when the fleet
+   * changes or round times drift; 'off': the configured plan throughout.
+   */
+  planner: 'off' | 'auto';
+  warmupRounds: number;
+  /** Re-plan when the median measured round time is off the prediction by more than this fraction. */
+  replanThreshold: number;
 }
 
 export const DEFAULT_TRIAL: TrialConfig = {
@@ -37,6 +46,9 @@ export const DEFAULT_TRIAL: TrialConfig = {
   minEdges: 1,
   minDevices: 1,
   joinTimeoutMs: 120000,
+  planner: 'off',
+  warmupRounds: 10,
+  replanThreshold: 0.25,
 };
 
 const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
@@ -59,6 +71,9 @@ export function trialProblems(t: TrialConfig, numUnits?: number): string[] {
   if (!int(t.deadlineMs) || t.deadlineMs < 100) p.push(`deadlineMs must be a whole number >= 100 (got ${t.deadlineMs})`);
   if (!int(t.joinTimeoutMs) || t.joinTimeoutMs < 1) p.push(`joinTimeoutMs must be a whole number >= 1 (got ${t.joinTimeoutMs})`);
   if (!['raw', 'fp16', 'int8'].includes(t.codec)) p.push(`codec must be raw, fp16 or int8 (got ${t.codec})`);
+  if (t.planner !== undefined && !['off', 'auto'].includes(t.planner)) p.push(`planner must be off or auto (got ${t.planner})`);
+  if (t.warmupRounds !== undefined && (!int(t.warmupRounds) || t.warmupRounds < 1)) p.push(`warmupRounds must be a whole number >= 1 (got ${t.warmupRounds})`);
+  if (t.replanThreshold !== undefined && !(t.replanThreshold > 0 && t.replanThreshold < 10)) p.push(`replanThreshold must be in (0, 10) (got ${t.replanThreshold})`);
   if (t.targetAccuracy !== undefined && !(t.targetAccuracy > 0 && t.targetAccuracy <= 1)) p.push(`targetAccuracy must be in (0, 1] (got ${t.targetAccuracy})`);
   return p;
 }

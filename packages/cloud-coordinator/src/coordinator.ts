@@ -4,19 +4,25 @@ import type { AddressInfo } from 'node:net';
 import { Server, type Socket as ServerSocket } from 'socket.io';
 import {
   EVENTS, Mailbox, Peer, ProtocolError, checkHeader, checkLabels, checkWeights, encodeTensor, expectTensor,
-  MAX_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor, codecValue, codecName,
+  MAX_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor, codecValue, codecName, answerProbes,
   type LogLike, type MessageOf,
 } from '@hsfl/protocol';
 import {
-  tf, SubModel, fedAvg, modelInfo, assembleWeights, evaluate, exportCheckpoint, modelSizes, tierWeightShapes, type Dataset,
+  tf, SubModel, fedAvg, modelInfo, assembleWeights, evaluate, exportCheckpoint, modelSizes, tierWeightShapes, measureCompute, modelProfile, type Dataset,
 } from '@hsfl/runtime';
+import { optimize, defaultSurrogateParams, shouldReplan, formatPlanReport, type PlanResult } from '@hsfl/planner';
 import type { Store, RunRow } from './store/index.js';
+import { buildTopology, type CapacitySnapshot } from './planning.js';
 import { trialProblems, type TrialConfig } from './config.js';
 import type { ActiveRun, CloudRound, Plan, PlanChange, RoundResult, RunSummary } from './run-state.js';
 
 export type { Plan, PlanChange, RoundResult, RunSummary } from './run-state.js';
 
 const NODE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function modelSizesProfile(model: string) {
+  return modelProfile(model).units.map((u) => ({ name: u.name, paramBytes: u.paramBytes, outputBytesPerSample: u.outputBytesPerSample }));
+}
 
 export interface CoordinatorOptions {
   bindHost: string;
@@ -79,6 +85,8 @@ export class Coordinator extends EventEmitter {
   private wake?: () => void;
   /** The assembled model of the last run that ended, for inspection. */
   private lastGlobal?: Float32Array[];
+  /** Latest measured capacity of every node that reported, the cloud's own included. */
+  readonly capacity = new Map<string, CapacitySnapshot>();
   port = 0;
 
   constructor(private readonly opts: CoordinatorOptions) {
@@ -195,8 +203,10 @@ export class Coordinator extends EventEmitter {
     const a: ActiveRun = {
       id: runId, trial, plan, top: SubModel.create(trial.model, trial.c2, info.numUnits, trial.seed),
       deviceAvg: dev.getWeights(), edgeAvg: edge.getWeights(), nextRound: 0, planSince: 0, paused: false, stopRequested: false,
-      startedAt: Date.now(),
+      startedAt: Date.now(), recentRoundMs: [], lastPlannedRound: 0, fleetChanged: false,
+      gradSq: { sum: new Array<number>(info.numUnits).fill(0), count: new Array<number>(info.numUnits).fill(0) },
     };
+    a.top.trackGradNorms = true;
     dev.dispose();
     edge.dispose();
     this.active = a;
@@ -284,6 +294,8 @@ export class Coordinator extends EventEmitter {
     const t = a.trial;
     try {
       await this.waitForFleet(a);
+      await this.measureCloud(a);
+      if (t.planner === 'auto') await this.waitForCapacity(a);
       this.opts.store.setRunStatus(a.id, 'running');
       this.opts.store.markPlanApplied(a.id, 1, 0);
       this.emit('status', { runId: a.id, status: 'running' });
@@ -310,6 +322,7 @@ export class Coordinator extends EventEmitter {
         });
         this.emit('round', { ...res, runId: a.id, rounds: t.rounds, planVersion: a.plan.version, testAccuracy: test?.accuracy, testLoss: test?.loss, wallMs: Date.now() - a.startedAt });
         if (switching) this.applyPendingPlan(a, r + 1);
+        else this.maybeReplan(a, r, res.roundMs);
         if (t.targetAccuracy && test && test.accuracy >= t.targetAccuracy) {
           this.event('info', 'target_reached', `test accuracy ${test.accuracy.toFixed(4)} reached the target ${t.targetAccuracy} at round ${r}`);
           break;
@@ -370,6 +383,22 @@ export class Coordinator extends EventEmitter {
     }
   }
 
+  /** With the planner on, every node must have measured itself before training starts. */
+  private async waitForCapacity(a: ActiveRun): Promise<void> {
+    const deadline = Date.now() + a.trial.joinTimeoutMs;
+    let missing = this.missingCapacity();
+    while (missing.length && !a.stopRequested) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.event('warn', 'capacity_missing', `no capacity report from ${missing.join(', ')}; planning without them`);
+        return;
+      }
+      await this.sleepUntilWoken(Math.min(left, 1000));
+      missing = this.missingCapacity();
+    }
+    this.event('info', 'capacity_ready', `capacity measured for ${this.capacity.size} nodes`);
+  }
+
   private async waitUntilRunnable(a: ActiveRun): Promise<void> {
     while (!a.stopRequested && (a.paused || this.deviceCount() === 0)) {
       await this.sleepUntilWoken(1000);
@@ -416,7 +445,10 @@ export class Coordinator extends EventEmitter {
       this.edges.set(link.id, link);
       this.recordEdge(link);
       this.event('info', 'node_joined', `edge ${link.id} joined`, link.id);
-      if (this.active) this.welcomeEdge(link);
+      if (this.active) {
+        this.active.fleetChanged = true;
+        this.welcomeEdge(link);
+      }
       this.emit('topology', this.topology());
       this.wake?.();
     });
@@ -424,6 +456,8 @@ export class Coordinator extends EventEmitter {
     peer.on(EVENTS.activations, (m) => this.onActivations(this.joined(link), m));
     peer.on(EVENTS.weightsUp, (m) => this.onWeightsUp(this.joined(link), m));
     peer.on(EVENTS.roundDone, (m) => this.onRoundDone(this.joined(link), m));
+    peer.on(EVENTS.capacityReport, (m) => this.onCapacity(this.joined(link), m));
+    answerProbes(socket, this.opts.log);
     socket.on('disconnect', (reason) => {
       void this.mailbox.run(() => {
         if (link && this.edges.get(link.id) === link) this.dropEdge(link, reason);
@@ -456,6 +490,7 @@ export class Coordinator extends EventEmitter {
 
   private dropEdge(link: EdgeLink, reason: string): void {
     this.edges.delete(link.id);
+    if (this.active) this.active.fleetChanged = true;
     if (this.active) {
       this.opts.store.setNodeStatus(this.active.id, link.id, 'disconnected');
       for (const id of link.devices.keys()) this.opts.store.setNodeStatus(this.active.id, id, 'disconnected');
@@ -480,14 +515,154 @@ export class Coordinator extends EventEmitter {
       if (this.active) {
         this.opts.store.upsertNode({ runId: this.active.id, nodeId: m.nodeId, role: 'device', parentId: link.id, backend: m.backend, host: m.host, status: 'connected', samples: m.numSamples });
       }
-      if (!known) this.event('info', 'node_joined', `device ${m.nodeId} joined edge ${link.id}`, m.nodeId);
+      if (!known) {
+        this.event('info', 'node_joined', `device ${m.nodeId} joined edge ${link.id}`, m.nodeId);
+        if (this.active) this.active.fleetChanged = true;
+      }
     } else {
       if (!link.devices.delete(m.nodeId)) return;
+      if (this.active) this.active.fleetChanged = true;
       if (this.active) this.opts.store.setNodeStatus(this.active.id, m.nodeId, 'disconnected');
       this.event('warn', 'node_left', `device ${m.nodeId} left edge ${link.id}: ${m.reason}`, m.nodeId);
     }
     this.emit('topology', this.topology());
     this.wake?.();
+  }
+
+  // ---- capacity and planning ----------------------------------------------
+
+  private onCapacity(link: EdgeLink, m: MessageOf<typeof EVENTS.capacityReport>): void {
+    const own = m.role === Role.ROLE_EDGE && m.nodeId === link.id;
+    const child = m.role === Role.ROLE_DEVICE && m.parentId === link.id && link.devices.has(m.nodeId);
+    if (!own && !child) throw new ProtocolError('malformed', `edge ${link.id} may report only itself and its own devices`);
+    let L: number;
+    try {
+      L = modelInfo(m.model).numUnits;
+    } catch {
+      throw new ProtocolError('malformed', `unknown model ${m.model}`);
+    }
+    for (const xs of [m.fwdMsPerSample, m.bwdMsPerSample, m.peakBytes]) {
+      if (xs.length !== L || xs.some((v) => !Number.isFinite(v) || v < 0)) throw new ProtocolError('bad_shape', `capacity needs ${L} finite, non-negative values per unit`);
+    }
+    for (const v of [m.upBytesPerSec, m.downBytesPerSec, m.rttMs]) if (!Number.isFinite(v) || v < 0) throw new ProtocolError('not_finite', 'link figures must be finite and >= 0');
+    const snap: CapacitySnapshot = {
+      nodeId: m.nodeId, role: own ? 'edge' : 'device', parentId: own ? 'cloud' : link.id, backend: m.backend, host: m.host, model: m.model,
+      batchSize: m.batchSize, fwdMsPerSample: [...m.fwdMsPerSample], bwdMsPerSample: [...m.bwdMsPerSample], peakBytes: [...m.peakBytes],
+      memTotalBytes: m.memTotalBytes, memFreeBytes: m.memFreeBytes, upBytesPerSec: m.upBytesPerSec, downBytesPerSec: m.downBytesPerSec,
+      rttMs: m.rttMs, cpus: m.cpus, measuredAtMs: m.measuredAtMs,
+    };
+    this.capacity.set(snap.nodeId, snap);
+    this.opts.store.addCapacity(this.active?.id ?? null, snap.nodeId, snap);
+    this.emit('capacity', snap);
+    this.wake?.();
+  }
+
+  /** Asks every node to measure itself again (compute, memory, link). */
+  requestCapacity(): void {
+    const a = this.requireActive();
+    for (const e of this.edges.values()) e.peer.send(EVENTS.capacityRequest, { model: a.plan.model, batchSize: a.plan.batchSize, probeBytes: 256 * 1024 });
+    void this.measureCloud(a);
+  }
+
+  private async measureCloud(a: ActiveRun): Promise<void> {
+    const batch = a.plan.batchSize * Math.max(1, this.deviceCount());
+    const c = await measureCompute(a.plan.model, batch);
+    const snap: CapacitySnapshot = {
+      nodeId: 'cloud', role: 'cloud', parentId: '', backend: this.opts.backend, host: 'cloud', model: a.plan.model, batchSize: batch,
+      fwdMsPerSample: c.fwdMsPerSample, bwdMsPerSample: c.bwdMsPerSample, peakBytes: c.peakBytes, memTotalBytes: c.memTotalBytes,
+      memFreeBytes: c.memFreeBytes, upBytesPerSec: 0, downBytesPerSec: 0, rttMs: 0, cpus: c.cpus, measuredAtMs: Date.now(),
+    };
+    this.capacity.set('cloud', snap);
+    this.opts.store.addCapacity(a.id, 'cloud', snap);
+    this.emit('capacity', snap);
+  }
+
+  /** Nodes of the current fleet (and the cloud) without a capacity report for the run's model. */
+  missingCapacity(): string[] {
+    const a = this.requireActive();
+    return buildTopology(a.plan.model, a.plan.batchSize, { edges: this.topology() }, this.capacity).missing;
+  }
+
+  /**
+   * Chooses cuts and intervals for the current fleet from its measured
+   * capacity and the warm-up gradient statistics (DESIGN §4), and applies
+   * the plan at the next round where all tiers are in sync if it differs
+   * from the current one.
+   */
+  replan(reason: string): PlanResult {
+    const a = this.requireActive();
+    const { topology, missing } = buildTopology(a.plan.model, a.plan.batchSize, { edges: this.topology() }, this.capacity);
+    if (missing.length) throw new Error(`no capacity measured yet for ${missing.join(', ')}`);
+    if (topology.devices.length === 0) throw new Error('no devices to plan for');
+    const result = optimize(topology, this.surrogate(a), { minC1: 1 });
+    const prediction = {
+      predictedRoundMs: result.predictedRoundMs, rounds: result.rounds, objective: result.objective, breakdown: result.breakdown,
+      runnersUp: result.runnersUp, report: formatPlanReport(result, topology),
+    };
+    a.prediction = { planVersion: a.plan.version + (this.samePlan(a, result) ? 0 : 1), predictedRoundMs: result.predictedRoundMs, since: a.nextRound + 1 };
+    a.lastPlannedRound = a.nextRound;
+    a.fleetChanged = false;
+    if (this.samePlan(a, result)) {
+      this.opts.store.addEvent({ runId: a.id, level: 'info', kind: 'plan_kept', nodeId: null, message: `planner (${reason}) keeps cuts (${a.plan.c1}, ${a.plan.c2}), intervals (${a.plan.i1}, ${a.plan.i2}); predicted ${result.predictedRoundMs.toFixed(1)} ms/round`, data: prediction });
+      a.prediction.since = a.nextRound;
+    } else {
+      this.requestPlan({ c1: result.plan.c1, c2: result.plan.c2, i1: result.plan.i1, i2: result.plan.i2 }, `planner: ${reason}`, prediction);
+    }
+    this.emit('replan', { reason, result });
+    return result;
+  }
+
+  private samePlan(a: ActiveRun, r: PlanResult): boolean {
+    return a.plan.c1 === r.plan.c1 && a.plan.c2 === r.plan.c2 && a.plan.i1 === r.plan.i1 && a.plan.i2 === r.plan.i2;
+  }
+
+  /** The convergence surrogate: defaults, with the layer profile of the gradient second moments measured in warm-up. */
+  private surrogate(a: ActiveRun) {
+    const units = modelSizesProfile(a.plan.model);
+    const params = defaultSurrogateParams(units);
+    const g = a.gradSq;
+    if (g.count.every((c) => c > 0)) {
+      // Only the shape across layers is measured; the scale stays the
+      // calibrated one (docs/planner.md): normalise to sum 1.
+      const means = g.sum.map((s, j) => s / g.count[j]!);
+      const total = means.reduce((x, y) => x + y, 0);
+      if (total > 0) params.G2 = means.map((v) => v / total);
+    }
+    return params;
+  }
+
+  private recordGradSq(a: ActiveRun, start: number, values: readonly number[]): void {
+    values.forEach((v, i) => {
+      const j = start + i;
+      if (j < a.gradSq.sum.length && Number.isFinite(v) && v >= 0) {
+        a.gradSq.sum[j]! += v;
+        a.gradSq.count[j]! += 1;
+      }
+    });
+  }
+
+  /** Called after every round of a run with the planner on. */
+  private maybeReplan(a: ActiveRun, r: number, roundMs: number): void {
+    if (a.trial.planner !== 'auto' || a.pendingPlan) return;
+    const t = a.trial;
+    let reason: string | undefined;
+    if (r + 1 === t.warmupRounds) reason = 'after warm-up';
+    else if (r + 1 > t.warmupRounds && a.fleetChanged) reason = 'the fleet changed';
+    else if (a.prediction && a.plan.version === a.prediction.planVersion && r >= a.prediction.since) {
+      a.recentRoundMs.push(roundMs);
+      if (a.recentRoundMs.length > 20) a.recentRoundMs.shift();
+      if (a.recentRoundMs.length >= 10 && r - a.lastPlannedRound >= 30 && shouldReplan(a.prediction.predictedRoundMs, a.recentRoundMs, t.replanThreshold)) {
+        reason = `round time drifted from the predicted ${a.prediction.predictedRoundMs.toFixed(0)} ms`;
+      }
+    }
+    if (!reason) return;
+    try {
+      this.replan(reason);
+      a.recentRoundMs = [];
+    } catch (err) {
+      this.event('warn', 'replan_failed', `could not re-plan (${reason}): ${(err as Error).message}`);
+      if (r + 1 === t.warmupRounds) a.fleetChanged = true;
+    }
   }
 
   // ---- rounds -------------------------------------------------------------
@@ -650,6 +825,10 @@ export class Coordinator extends EventEmitter {
     }
     r.computeMs += performance.now() - t0;
     const done = [...r.done.values()];
+    if (r.samples > 0) {
+      for (const d of done) this.recordGradSq(a, d.gradSqStart, d.gradSq);
+      if (a.top.lastUnitGradSq) this.recordGradSq(a, a.plan.c2, a.top.lastUnitGradSq);
+    }
     const late = new Set<string>();
     for (const d of done) for (const id of d.late) late.add(id);
     r.resolve({

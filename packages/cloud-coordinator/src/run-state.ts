@@ -28,6 +28,14 @@ export interface ActiveRun {
   pendingPlan?: { change: PlanChange; reason: string; prediction: unknown };
   startedAt: number;
   lastTest?: { loss: number; accuracy: number; round: number };
+  /** The planner's prediction for the plan in force, and the round from which measured rounds count against it. */
+  prediction?: { planVersion: number; predictedRoundMs: number; since: number };
+  recentRoundMs: number[];
+  lastPlannedRound: number;
+  /** A node joined or left since the last plan. */
+  fleetChanged: boolean;
+  /** Per-unit squared gradient norms summed over rounds (for the planner's G2). */
+  gradSq: { sum: number[]; count: number[] };
 }
 
 export interface CloudRound {

@@ -2,10 +2,10 @@ import { EventEmitter } from 'node:events';
 import { io, type Socket } from 'socket.io-client';
 import {
   EVENTS, Mailbox, Peer, ProtocolError, checkHeader, encodeTensor, expectTensor, checkWeights,
-  MAX_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor, codecName,
+  MAX_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor, codecName, LinkProber,
   type LogLike, type MessageOf,
 } from '@hsfl/protocol';
-import { tf, SubModel, BatchIterator, modelInfo, modelSizes, type Dataset } from '@hsfl/runtime';
+import { tf, SubModel, BatchIterator, modelInfo, modelSizes, measureCompute, type Dataset } from '@hsfl/runtime';
 
 type Plan = NonNullable<MessageOf<typeof EVENTS.welcome>['plan']>;
 type RoundStart = MessageOf<typeof EVENTS.roundStart>;
@@ -50,6 +50,10 @@ export class DeviceAgent extends EventEmitter {
   private samplesSinceSync = 0;
   private lastRound = -1;
   roundsTrained = 0;
+  private prober?: LinkProber;
+  private measuring = false;
+  /** Last capacity report sent, for inspection. */
+  lastCapacity?: MessageOf<typeof EVENTS.capacityReport>;
 
   constructor(private readonly opts: DeviceOptions) {
     super();
@@ -79,6 +83,7 @@ export class DeviceAgent extends EventEmitter {
       maxBytes: () => this.messageLimit(),
     });
     this.peer = peer;
+    this.prober = new LinkProber(socket);
     socket.on('connect', () => {
       this.opts.log.info({ edge: this.opts.edgeUrl }, 'connected to edge, joining');
       peer.send(EVENTS.hello, {
@@ -103,6 +108,11 @@ export class DeviceAgent extends EventEmitter {
     peer.on(EVENTS.gradients, (m) => this.onGradients(m));
     peer.on(EVENTS.weightsDown, (m) => this.onWeightsDown(m));
     peer.on(EVENTS.runEnd, (m) => this.onRunEnd(m));
+    peer.on(EVENTS.capacityRequest, (m) => {
+      modelInfo(m.model);
+      if (!(m.batchSize >= 1 && m.batchSize <= 4096)) throw new ProtocolError('malformed', `bad batch size ${m.batchSize}`);
+      void this.reportCapacity(m.model, m.batchSize, m.probeBytes || undefined);
+    });
     // An error reply from the edge is information, never a reason to exit.
     peer.onErrorReply((e) => {
       this.opts.log.warn({ code: e.code, event: e.event, err: e.message }, 'edge refused a message');
@@ -126,6 +136,7 @@ export class DeviceAgent extends EventEmitter {
     }
     const s = this.sub;
     const sub = !s || s.modelName !== plan.model || s.end !== plan.c1 ? SubModel.create(plan.model, 0, plan.c1, plan.seed) : s;
+    sub.trackGradNorms = true;
     if (m.deviceWeights.length > 0) {
       try {
         sub.setWeights(checkWeights(m.deviceWeights, sub.weightShapes()));
@@ -147,6 +158,34 @@ export class DeviceAgent extends EventEmitter {
     this.dropPending();
     this.opts.log.info({ runId: m.runId, plan: plan.version, c1: plan.c1, c2: plan.c2, i1: plan.i1, batch: plan.batchSize, nextRound: m.nextRound }, newRun ? 'joined run' : 'plan changed');
     this.opts.onEvent?.(newRun ? 'joined' : 'plan', { runId: m.runId, plan: plan.version, c1: plan.c1 });
+    if (newRun) void this.reportCapacity(plan.model, plan.batchSize);
+  }
+
+  /**
+   * Measures this device (compute per unit, memory, the link to its edge)
+   * and reports it. Runs outside the mailbox: the link probes need replies
+   * while it waits.
+   */
+  async reportCapacity(model: string, batchSize: number, probeBytes?: number): Promise<void> {
+    if (this.measuring) return;
+    this.measuring = true;
+    try {
+      const c = await measureCompute(model, batchSize);
+      const link = await this.prober!.measure({ bytes: probeBytes });
+      const report = {
+        nodeId: this.opts.id, role: Role.ROLE_DEVICE, parentId: '', backend: this.opts.backend, host: this.opts.host, model, batchSize,
+        fwdMsPerSample: c.fwdMsPerSample, bwdMsPerSample: c.bwdMsPerSample, peakBytes: c.peakBytes,
+        memTotalBytes: c.memTotalBytes, memFreeBytes: c.memFreeBytes, cpus: c.cpus, measuredAtMs: Date.now(), ...link,
+      };
+      this.peer!.send(EVENTS.capacityReport, report);
+      this.lastCapacity = report as MessageOf<typeof EVENTS.capacityReport>;
+      this.opts.log.info({ rttMs: link.rttMs, upBytesPerSec: link.upBytesPerSec, downBytesPerSec: link.downBytesPerSec }, 'capacity measured and reported');
+      this.opts.onEvent?.('capacity', { rttMs: link.rttMs });
+    } catch (err) {
+      this.opts.log.warn({ err: String(err) }, 'capacity measurement failed');
+    } finally {
+      this.measuring = false;
+    }
   }
 
   private onRoundStart(m: RoundStart): void {
@@ -207,6 +246,7 @@ export class DeviceAgent extends EventEmitter {
     }
     this.peer!.send(EVENTS.roundDone, {
       header, samples: p.n, computeMs, maxChildComputeMs: 0, waitMs: 0, bytesDownUp: 0, bytesDownDown: 0, late: [],
+      gradSqStart: 0, gradSq: sub.lastUnitGradSq ?? [],
     });
     this.opts.onEvent?.('round', { round: p.round, computeMs });
   }

@@ -5,10 +5,10 @@ import { Server, type Socket as ServerSocket } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import {
   EVENTS, Mailbox, Peer, ProtocolError, checkHeader, checkLabels, checkWeights, encodeTensor, expectTensor,
-  MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor, codecName,
+  MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor, codecName, LinkProber, answerProbes,
   type ByteTotals, type LogLike, type MessageOf,
 } from '@hsfl/protocol';
-import { tf, SubModel, fedAvg, modelInfo, modelSizes, tierWeightShapes } from '@hsfl/runtime';
+import { tf, SubModel, fedAvg, modelInfo, modelSizes, tierWeightShapes, measureCompute } from '@hsfl/runtime';
 
 type Plan = NonNullable<MessageOf<typeof EVENTS.welcome>['plan']>;
 
@@ -85,6 +85,8 @@ export class EdgeAggregator extends EventEmitter {
   /** Bytes over all device links, both directions, for per-round metrics. */
   private readonly deviceBytes: ByteTotals = { bytesIn: 0, bytesOut: 0 };
   port = 0;
+  private prober?: LinkProber;
+  private measuring = false;
 
   constructor(private readonly opts: EdgeOptions) {
     super();
@@ -134,6 +136,7 @@ export class EdgeAggregator extends EventEmitter {
     this.cloud = socket;
     const peer = new Peer(socket, { name: 'cloud', log: this.opts.log, mailbox: this.mailbox, maxBytes: () => this.messageLimit() });
     this.cloudPeer = peer;
+    this.prober = new LinkProber(socket);
     socket.on('connect', () => {
       this.opts.log.info({ cloud: this.opts.cloudUrl }, 'connected to cloud, joining');
       peer.send(EVENTS.hello, {
@@ -155,6 +158,12 @@ export class EdgeAggregator extends EventEmitter {
     peer.on(EVENTS.weightsDown, (m) => this.onWeightsDown(m));
     peer.on(EVENTS.runEnd, (m) => this.onRunEnd(m));
     peer.on(EVENTS.nodeStatus, (m) => this.onCloudNodeStatus(m));
+    peer.on(EVENTS.capacityRequest, (m) => {
+      modelInfo(m.model);
+      if (!(m.batchSize >= 1 && m.batchSize <= 4096)) throw new ProtocolError('malformed', `bad batch size ${m.batchSize}`);
+      for (const link of this.devices.values()) link.peer.send(EVENTS.capacityRequest, m);
+      void this.reportCapacity(m.model, m.batchSize, m.probeBytes || undefined);
+    });
   }
 
   private onWelcome(m: MessageOf<typeof EVENTS.welcome>): void {
@@ -173,6 +182,7 @@ export class EdgeAggregator extends EventEmitter {
       s?.dispose();
       this.sub = SubModel.create(plan.model, plan.c1, plan.c2, plan.seed);
     }
+    this.sub!.trackGradNorms = true;
     if (edgeWeights.length) this.sub!.setWeights(edgeWeights);
     this.deviceWeights = deviceWeights.map((w) => w.slice());
     if (newRun) this.removed.clear();
@@ -184,6 +194,37 @@ export class EdgeAggregator extends EventEmitter {
     for (const link of this.waitingForWelcome) this.devices.set(link.id, link);
     this.waitingForWelcome.clear();
     for (const link of this.devices.values()) this.welcomeDevice(link);
+    if (newRun) void this.reportCapacity(plan.model, plan.batchSize);
+  }
+
+  /** Measures this edge (compute per unit, memory, the link to the cloud) and reports it; outside the mailbox. */
+  private async reportCapacity(model: string, batchSize: number, probeBytes?: number): Promise<void> {
+    if (this.measuring) return;
+    this.measuring = true;
+    try {
+      const c = await measureCompute(model, batchSize);
+      const link = await this.prober!.measure({ bytes: probeBytes });
+      this.cloudPeer!.send(EVENTS.capacityReport, {
+        nodeId: this.opts.id, role: Role.ROLE_EDGE, parentId: 'cloud', backend: this.opts.backend, host: this.opts.host, model, batchSize,
+        fwdMsPerSample: c.fwdMsPerSample, bwdMsPerSample: c.bwdMsPerSample, peakBytes: c.peakBytes,
+        memTotalBytes: c.memTotalBytes, memFreeBytes: c.memFreeBytes, cpus: c.cpus, measuredAtMs: Date.now(), ...link,
+      });
+      this.opts.log.info({ rttMs: link.rttMs, upBytesPerSec: link.upBytesPerSec, downBytesPerSec: link.downBytesPerSec }, 'capacity measured and reported');
+    } catch (err) {
+      this.opts.log.warn({ err: String(err) }, 'capacity measurement failed');
+    } finally {
+      this.measuring = false;
+    }
+  }
+
+  private onDeviceCapacity(link: DeviceLink, m: MessageOf<typeof EVENTS.capacityReport>): void {
+    if (m.nodeId !== link.id || m.role !== Role.ROLE_DEVICE) throw new ProtocolError('malformed', 'a device reports its own capacity only');
+    const L = modelInfo(m.model).numUnits;
+    for (const xs of [m.fwdMsPerSample, m.bwdMsPerSample, m.peakBytes]) {
+      if (xs.length !== L || xs.some((v) => !Number.isFinite(v) || v < 0)) throw new ProtocolError('bad_shape', `capacity needs ${L} finite, non-negative values per unit`);
+    }
+    for (const v of [m.upBytesPerSec, m.downBytesPerSec, m.rttMs]) if (!Number.isFinite(v) || v < 0) throw new ProtocolError('not_finite', 'link figures must be finite and >= 0');
+    if (this.cloud?.connected) this.cloudPeer!.send(EVENTS.capacityReport, { ...m, parentId: this.opts.id });
   }
 
   private onRoundStart(m: MessageOf<typeof EVENTS.roundStart>): void {
@@ -335,6 +376,8 @@ export class EdgeAggregator extends EventEmitter {
     peer.on(EVENTS.activations, (m) => this.onDeviceActivations(this.joined(link), m));
     peer.on(EVENTS.weightsUp, (m) => this.onDeviceWeights(this.joined(link), m));
     peer.on(EVENTS.roundDone, (m) => this.onDeviceRoundDone(this.joined(link), m));
+    peer.on(EVENTS.capacityReport, (m) => this.onDeviceCapacity(this.joined(link), m));
+    answerProbes(socket, this.opts.log);
     socket.on('disconnect', (reason) => {
       void this.mailbox.run(() => {
         if (!link) return;
@@ -497,12 +540,27 @@ export class EdgeAggregator extends EventEmitter {
       });
     }
     const childCompute = [...r.done.values()].map((d) => d.computeMs);
+    const gradSq = this.combineGradSq(r, plan);
     this.cloudPeer!.send(EVENTS.roundDone, {
       header, samples, computeMs: r.computeMs, maxChildComputeMs: childCompute.length ? Math.max(...childCompute) : 0,
       waitMs: r.waitMs, bytesDownUp: this.deviceBytes.bytesIn - r.bytesInAtStart, bytesDownDown: this.deviceBytes.bytesOut - r.bytesOutAtStart,
-      late: [...r.late].sort(),
+      late: [...r.late].sort(), gradSqStart: gradSq.start, gradSq: gradSq.values,
     });
     if (r.late.size) this.opts.log.warn({ round: r.round, late: [...r.late] }, 'devices missed the deadline');
+  }
+
+  /**
+   * Per-unit squared gradient norms of this round for units [0, c2): the
+   * sample-weighted mean over the devices' reports, then this edge's own.
+   */
+  private combineGradSq(r: EdgeRound, plan: Plan): { start: number; values: number[] } {
+    const own = this.sub!.lastUnitGradSq ?? [];
+    const reports = [...r.done.values()].filter((d) => d.gradSq.length === plan.c1 && d.gradSqStart === 0 && d.samples > 0);
+    if (plan.c1 === 0 || reports.length === 0) return { start: plan.c1, values: own.length === plan.c2 - plan.c1 ? own : [] };
+    const total = reports.reduce((a, d) => a + d.samples, 0);
+    const dev = new Array<number>(plan.c1).fill(0);
+    for (const d of reports) d.gradSq.forEach((v, i) => (dev[i]! += (v * d.samples) / total));
+    return { start: 0, values: own.length === plan.c2 - plan.c1 ? [...dev, ...own] : dev };
   }
 
   private sitOut(r: EdgeRound, why: string): void {

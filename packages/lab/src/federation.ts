@@ -67,6 +67,7 @@ export class LocalFederation {
       '--seed', String(t.seed), '--deadline-ms', String(t.deadlineMs), '--codec', t.codec,
       '--min-edges', String(this.o.edges), '--min-devices', String(this.o.edges * this.o.devicesPerEdge),
       '--join-timeout-ms', String(t.joinTimeoutMs), ...(t.targetAccuracy ? ['--target-accuracy', String(t.targetAccuracy)] : []),
+      '--planner', t.planner, '--warmup-rounds', String(t.warmupRounds), '--replan-threshold', String(t.replanThreshold),
       ...common,
     ];
     this.coordinator = new ManagedProcess('coordinator', cliPath('@hsfl/cloud-coordinator'), coordArgs, join(this.o.logDir, 'coordinator.log'));

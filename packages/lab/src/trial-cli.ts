@@ -25,6 +25,8 @@ const argv = yargs(hideBin(process.argv))
   .option('rounds', { type: 'number', default: d.rounds })
   .option('eval-every', { type: 'number', default: d.evalEvery })
   .option('seed', { type: 'number', default: d.seed })
+  .option('planner', { choices: ['off', 'auto'] as const, default: 'auto' as const, describe: 'auto: the planner picks cuts and intervals from measured capacity after the warm-up' })
+  .option('warmup-rounds', { type: 'number', default: d.warmupRounds })
   .option('target-accuracy', { type: 'number', describe: 'stop once the test accuracy reaches this (0-1)' })
   .option('partition', { choices: ['iid', 'dirichlet'] as const, default: 'dirichlet' as const })
   .option('alpha', { type: 'number', default: 0.5, describe: 'Dirichlet concentration (non-IID skew)' })
@@ -42,6 +44,7 @@ const argv = yargs(hideBin(process.argv))
 const trial: TrialConfig = {
   ...d, name: 'local-trial', model: argv.model, c1: argv.c1, c2: argv.c2, i1: argv.i1, i2: argv.i2, batchSize: argv.batchSize,
   lr: argv.lr, rounds: argv.rounds, evalEvery: argv.evalEvery, seed: argv.seed, targetAccuracy: argv.targetAccuracy,
+  planner: argv.planner, warmupRounds: argv.warmupRounds,
 };
 const problems = trialProblems(trial);
 if (problems.length) {

@@ -18,6 +18,10 @@ export const EVENTS = {
   error: 'hsfl:error',
   runEnd: 'hsfl:run-end',
   nodeStatus: 'hsfl:node-status',
+  capacityRequest: 'hsfl:capacity-request',
+  capacityReport: 'hsfl:capacity-report',
+  probe: 'hsfl:probe',
+  probeReply: 'hsfl:probe-reply',
 } as const;
 
 export type EventKey = keyof typeof EVENTS;
@@ -38,6 +42,10 @@ export const EVENT_TYPES = {
   'hsfl:error': 'ErrorReply',
   'hsfl:run-end': 'RunEnd',
   'hsfl:node-status': 'NodeStatus',
+  'hsfl:capacity-request': 'CapacityRequest',
+  'hsfl:capacity-report': 'CapacityReport',
+  'hsfl:probe': 'Probe',
+  'hsfl:probe-reply': 'ProbeReply',
 } as const satisfies Record<EventName, MessageTypeName>;
 
 export type EventTypeMap = typeof EVENT_TYPES;

@@ -26,3 +26,4 @@ export {
   Peer, Mailbox, errorReplyFor,
   type PeerOptions, type LogLike, type ByteTotals, type SocketLike,
 } from './peer.js';
+export { LinkProber, answerProbes, MAX_PROBE_BYTES, type LinkMeasurement } from './probe.js';

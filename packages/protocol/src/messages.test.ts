@@ -33,7 +33,7 @@ function fixtures(): { [E in EventName]: MessageInitOf<E> } {
     [EVENTS.gradients]: { header: header(), gradients: encodeTensor(randomFloats(10, rand), [2, 5], 'int8') },
     [EVENTS.roundDone]: {
       header: header(), samples: 64, computeMs: 12.25, maxChildComputeMs: 40.5, waitMs: 3.125,
-      bytesDownUp: 2 ** 40 + 17, bytesDownDown: 123456789, late: ['dev-3', 'dev-4'],
+      bytesDownUp: 2 ** 40 + 17, bytesDownDown: 123456789, late: ['dev-3', 'dev-4'], gradSqStart: 2, gradSq: [0.5, 0.125],
     },
     [EVENTS.weightsUp]: { header: header(), tier: Tier.TIER_EDGE, tensors: [encodeTensor(randomFloats(5, rand), [5])], samples: 2 ** 33 },
     [EVENTS.weightsDown]: { header: header(), tier: Tier.TIER_DEVICE, tensors: [encodeTensor(randomFloats(5, rand), [5, 1])], samples: 640 },
@@ -45,6 +45,14 @@ function fixtures(): { [E in EventName]: MessageInitOf<E> } {
       nodeId: 'dev-9', role: Role.ROLE_DEVICE, parentId: 'edge-1', connected: true, backend: 'cpu',
       numSamples: 1000, host: 'jetson', reason: 'joined',
     },
+    [EVENTS.capacityRequest]: { model: 'cnn-mnist', batchSize: 32, probeBytes: 1 << 20 },
+    [EVENTS.capacityReport]: {
+      nodeId: 'dev-9', role: Role.ROLE_DEVICE, parentId: 'edge-1', backend: 'wasm', host: 'pi-4', model: 'cnn-mnist', batchSize: 32,
+      fwdMsPerSample: [0.5, 0.25], bwdMsPerSample: [1.5, 0.75], peakBytes: [1e6, 2e5], memTotalBytes: 2 ** 33, memFreeBytes: 2 ** 31,
+      upBytesPerSec: 1.25e6, downBytesPerSec: 2.5e6, rttMs: 3.5, cpus: 4, measuredAtMs: 1764150000123,
+    },
+    [EVENTS.probe]: { id: 7, payload: new Uint8Array([1, 2, 3, 4]), replyBytes: 1024 },
+    [EVENTS.probeReply]: { id: 7, payload: new Uint8Array([5, 6, 7]) },
   };
 }
 

@@ -5,3 +5,4 @@ export { tierWeightShapes, modelSizes } from './models/sizes.js';
 export * from './train/index.js';
 export * from './data/index.js';
 export * from './profile/index.js';
+export { measureCompute, type ComputeCapacity } from './profile/node.js';

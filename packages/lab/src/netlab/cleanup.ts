@@ -27,10 +27,12 @@ function onExit(): void {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  // Counted first: destroying the last lab uninstalls this listener.
+  const others = process.listenerCount(signal) - (installed ? 1 : 0);
   destroyAll();
   // If nobody else handles this signal, restore the default behaviour
   // (terminate) that our listener suppressed, by re-raising it.
-  if (process.listenerCount(signal) === 1) {
+  if (others === 0) {
     uninstall();
     process.kill(process.pid, signal);
   }

@@ -121,13 +121,14 @@ describe('NetLab', function () {
   describe('with two unequal hosts', function () {
     const FAST = { name: 'fast', downMbit: 16, upMbit: 8 };
     const SLOW = { name: 'slow', downMbit: 4, upMbit: 2, delayMs: 5, cpuFraction: 0.25 };
+    const TINY = { name: 'tiny', cpuFraction: 0.1 }; // no link limits
     let lab: NetLab | undefined;
     let server: Server | undefined;
     const warnings: string[] = [];
 
     before(async function () {
       if (!support?.ok) this.skip();
-      lab = await NetLab.create({ hosts: [FAST, SLOW], onWarning: (m) => warnings.push(m) });
+      lab = await NetLab.create({ hosts: [FAST, SLOW, TINY], onWarning: (m) => warnings.push(m) });
       server = await startServer(lab.rootAddress('fast'));
     });
 
@@ -153,6 +154,29 @@ describe('NetLab', function () {
       else {
         assert.equal(l.delayEmulated, false);
         assert.match(warnings.join('\n'), /netem is not available.*delayMs is IGNORED/);
+      }
+    });
+
+    it('lets hosts reach each other through the bridge', async () => {
+      const l = lab!;
+      const server = l.spawn('tiny', process.execPath, ['-e', `require('net').createServer((s) => s.end('hello from ' + process.env.ME)).listen(7000, process.env.ME, () => console.log('up'))`], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ME: l.address('tiny') },
+      });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.stdout!.once('data', () => resolve());
+          server.once('exit', (c) => reject(new Error(`server exited ${c}`)));
+        });
+        const client = l.spawn('fast', process.execPath, ['-e', `require('net').connect(7000, process.env.TO).on('data', (d) => console.log(JSON.stringify({ got: String(d) })))`], {
+          cpu: false,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, TO: l.address('tiny') },
+        });
+        const [line] = await jsonLines(client, 'client on fast');
+        assert.equal((line as unknown as { got: string }).got, `hello from ${l.address('tiny')}`);
+      } finally {
+        server.kill('SIGKILL');
       }
     });
 
@@ -186,22 +210,32 @@ describe('NetLab', function () {
       assert.ok(got.slow.up < 0.5 * got.fast.up, 'slow host uploads measurably slower');
     });
 
-    it('throttles the CPU of a host with cpuFraction', async () => {
+    it('throttles the CPU of hosts with cpuFraction', async () => {
       const l = lab!;
-      const busy = (host: string, cpu: boolean) =>
-        jsonLines(l.spawn(host, process.execPath, ['-e', BUSY], { cpu, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, N: '20000000' } }), `busy loop on ${host}`);
-      const [free] = await busy('fast', true); // fast has no cpuFraction
-      const [slowUnlimited] = await busy('slow', false);
-      const [throttled] = await busy('slow', true);
-      const ratio = throttled!.ms! / free!.ms!;
+      const busy = (host: string, cpu = true) =>
+        jsonLines(l.spawn(host, process.execPath, ['-e', BUSY], { cpu, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, N: '4000000' } }), `busy loop on ${host}`).then((r) => r[0]!);
+      // Unthrottled first (with cpu:false on a limited host alongside), then the two limited ones together.
+      const [free, escaped] = await Promise.all([busy('fast'), busy('tiny', false)]);
+      const [slow, tiny] = await Promise.all([busy('slow'), busy('tiny')]);
+      const share = (r: Record<string, number>) => r.cpuMs! / r.ms!;
+      const fmt = (r: Record<string, number>) => `${r.ms!.toFixed(0)} ms wall/${r.cpuMs!.toFixed(0)} ms CPU (share ${share(r).toFixed(2)})`;
       console.log(
-        `      busy loop: unthrottled ${free!.ms!.toFixed(0)} ms (slow host with cpu:false ${slowUnlimited!.ms!.toFixed(0)} ms), ` +
-          `cpuFraction 0.25 ${throttled!.ms!.toFixed(0)} ms for ${throttled!.cpuMs!.toFixed(0)} ms CPU: ratio ${ratio.toFixed(2)} (ideal 4)`,
+        `      busy loop: unlimited ${fmt(free!)}; 0.1 host with cpu:false ${fmt(escaped!)}; ` +
+          `cpuFraction 0.25 ${fmt(slow!)} x${(slow!.ms! / free!.ms!).toFixed(2)}; 0.1 ${fmt(tiny!)} x${(tiny!.ms! / free!.ms!).toFixed(2)}`,
       );
-      assert.ok(ratio > 2.5, `throttled/unthrottled wall time ratio ${ratio.toFixed(2)} should be near 4`);
-      assert.ok(slowUnlimited!.ms! < throttled!.ms! / 2, 'cpu: false escapes the quota');
-      // Whatever else the machine does, a 0.25 quota cannot give more than ~0.25 core.
-      assert.ok(throttled!.cpuMs! / throttled!.ms! < 0.32, `effective CPU share ${(throttled!.cpuMs! / throttled!.ms!).toFixed(2)}`);
+      // The quota caps the share of a core whatever else runs (a little slack for accounting granularity).
+      assert.ok(share(slow!) < 0.25 * 1.2, `0.25 host used ${share(slow!).toFixed(2)} of a core`);
+      assert.ok(share(tiny!) < 0.1 * 1.3, `0.1 host used ${share(tiny!).toFixed(2)} of a core`);
+      assert.ok(share(escaped!) > 0.1 * 1.5, `cpu: false escapes the quota (share ${share(escaped!).toFixed(2)})`);
+      // The same work takes measurably longer than unthrottled: ideally 10x and 4x. On a busy machine an
+      // unthrottled process gets only part of a core itself; the comparison is made when it got clearly
+      // more than the quota (the caps above are asserted regardless).
+      for (const [what, r, fraction] of [['0.1', tiny!, 0.1], ['0.25', slow!, 0.25]] as const) {
+        const ratio = r.ms! / free!.ms!;
+        if (share(free!) > 1.5 * fraction) assert.ok(ratio > 1.2, `${what} host: wall time ratio ${ratio.toFixed(2)} vs unthrottled share ${share(free!).toFixed(2)}`);
+        else console.log(`      (${what} vs unlimited wall ratio not asserted: the machine is busy, unlimited got only ${share(free!).toFixed(2)} of a core)`);
+      }
+      assert.ok(tiny!.ms! > slow!.ms!, 'less quota, slower');
     });
 
     it('destroy() kills the processes and leaves no namespace, link, cgroup or lock behind', async () => {
@@ -283,12 +317,17 @@ describe('NetLab', function () {
         await o.done;
         const left = leftovers(o.id);
         assert.ok(left.length >= 4, `a SIGKILLed run leaves its lab behind: ${left.join(', ')}`);
-        const report = await NetLab.sweep();
+        const report = await NetLab.sweep(o.id);
         assert.deepEqual(report.errors, []);
-        assert.ok(report.namespaces.includes(`${o.id}-a`) && report.namespaces.includes(`${o.id}-b`), JSON.stringify(report));
+        assert.deepEqual(report.namespaces.sort(), [`${o.id}-a`, `${o.id}-b`]);
+        assert.equal(report.links.length, 3); // bridge + 2 veths
+        assert.equal(report.cgroups.length, 1);
+        assert.equal(report.locks.length, 1);
         assert.deepEqual(leftovers(o.id), []);
-        assert.ok(report.skipped.some((s) => s.startsWith(live.id)), 'live labs are skipped');
-        assert.equal(leftovers(live.id).length >= 3, true, 'the live lab is untouched');
+        // The default prefix covers every run; live ones (this process's) are left alone.
+        const all = await NetLab.sweep();
+        assert.ok(all.skipped.some((s) => s.startsWith(live.id)), 'live labs are skipped');
+        assert.ok(leftovers(live.id).length >= 3, 'the live lab is untouched');
       } finally {
         await live.destroy();
       }

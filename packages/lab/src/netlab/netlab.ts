@@ -149,8 +149,10 @@ export class NetLab {
 
   private constructor(n: number) {
     this.id = `hsfl-${process.pid}-${n}`;
-    // Interface names are limited to 15 characters: hs<pid base36>-<n base36>.
+    // Interface names are limited to 15 characters: hs<pid base36>-<n base36>,
+    // then B (bridge) or H<host index base36>; upper case never occurs in base36.
     this.tag = `hs${process.pid.toString(36)}-${n.toString(36)}`;
+    if (this.tag.length + 3 > 15) throw new Error(`netlab: interface name prefix ${this.tag} too long`);
   }
 
   /** Builds a lab; on any failure, whatever was already created is removed before rejecting. */
@@ -194,7 +196,7 @@ export class NetLab {
     this.lockFile = lockFile;
     this.subnet = `${intToIp(base)}/24`;
 
-    this.bridge = `${this.tag}br`;
+    this.bridge = `${this.tag}B`;
     await must(IP, ['link', 'add', 'name', this.bridge, 'type', 'bridge']);
     this.bridgeCreated = true;
     await must(IP, ['link', 'set', 'dev', this.bridge, 'alias', this.id]);
@@ -215,13 +217,18 @@ export class NetLab {
         spec,
         index,
         ns: `${this.id}-${spec.name}`,
-        veth: `${this.tag}h${index.toString(36)}`,
+        veth: `${this.tag}H${index.toString(36)}`,
         address: intToIp(base + 2 + index),
         nsCreated: false,
         vethCreated: false,
       };
       this.hostMap.set(spec.name, host);
-      await must(IP, ['netns', 'add', host.ns]);
+      const added = await run(IP, ['netns', 'add', host.ns]);
+      if (added.code !== 0)
+        throw new Error(
+          `netlab: cannot create namespace ${host.ns}: ${added.stderr.trim()}` +
+            (/exists/i.test(added.stderr) ? ' (a leftover of a crashed run with the same pid? NetLab.sweep() removes those)' : ''),
+        );
       host.nsCreated = true;
       await must(IP, ['link', 'add', host.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.ns]);
       host.vethCreated = true;
@@ -405,7 +412,7 @@ export class NetLab {
     const links = yield* cmd(IP, ['-j', 'link', 'show']);
     try {
       for (const l of JSON.parse(links.stdout || '[]') as { ifname: string; ifalias?: string }[]) {
-        if (l.ifalias === this.id || l.ifalias?.startsWith(`${this.id}/`) || l.ifname.startsWith(this.tag + 'h') || l.ifname === this.bridge)
+        if (l.ifalias === this.id || l.ifalias?.startsWith(`${this.id}/`) || l.ifname.startsWith(`${this.tag}H`) || l.ifname === this.bridge)
           errors.push(`link ${l.ifname} still exists`);
       }
     } catch {
@@ -442,7 +449,7 @@ export class NetLab {
     // Network: a namespace, a veth into it, tbf, netem.
     const id = `hsfl-${process.pid}-${labCounter++}`;
     const ns = `${id}-probe`;
-    const veth = `hs${process.pid.toString(36)}-p${(labCounter - 1).toString(36)}`;
+    const veth = `hs${process.pid.toString(36)}-P${(labCounter - 1).toString(36)}`;
     let why: string | undefined;
     try {
       await must(IP, ['netns', 'add', ns]);
@@ -535,7 +542,7 @@ function* sweepSteps(prefix: string, includeLive: boolean): Steps<SweepReport> {
     }
     const r = yield* cmd(IP, ['netns', 'del', ns]);
     if (r.code === 0) report.namespaces.push(ns);
-    else report.errors.push(`ip netns del ${ns}: ${r.stderr.trim()}`);
+    else if (!/No such file/i.test(r.stderr)) report.errors.push(`ip netns del ${ns}: ${r.stderr.trim()}`); // else: a concurrent sweep won
   }
 
   const found = detectCpuCgroup();

@@ -99,7 +99,7 @@ export function releaseLock(file: string): void {
   }
 }
 
-/** Lock files whose name or owner match `prefix`, with their owner. */
+/** Every subnet lock file, with the lab id that holds it. */
 export function listLocks(): { file: string; owner: string }[] {
   let names: string[] = [];
   try {

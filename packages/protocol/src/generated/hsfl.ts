@@ -301,6 +301,15 @@ export const descriptor = {
               "rule": "repeated",
               "type": "string",
               "id": 8
+            },
+            "gradSqStart": {
+              "type": "uint32",
+              "id": 9
+            },
+            "gradSq": {
+              "rule": "repeated",
+              "type": "double",
+              "id": 10
             }
           }
         },
@@ -422,6 +431,125 @@ export const descriptor = {
             "reason": {
               "type": "string",
               "id": 8
+            }
+          }
+        },
+        "CapacityRequest": {
+          "fields": {
+            "model": {
+              "type": "string",
+              "id": 1
+            },
+            "batchSize": {
+              "type": "uint32",
+              "id": 2
+            },
+            "probeBytes": {
+              "type": "uint32",
+              "id": 3
+            }
+          }
+        },
+        "CapacityReport": {
+          "fields": {
+            "nodeId": {
+              "type": "string",
+              "id": 1
+            },
+            "role": {
+              "type": "Role",
+              "id": 2
+            },
+            "parentId": {
+              "type": "string",
+              "id": 3
+            },
+            "backend": {
+              "type": "string",
+              "id": 4
+            },
+            "host": {
+              "type": "string",
+              "id": 5
+            },
+            "model": {
+              "type": "string",
+              "id": 6
+            },
+            "batchSize": {
+              "type": "uint32",
+              "id": 7
+            },
+            "fwdMsPerSample": {
+              "rule": "repeated",
+              "type": "double",
+              "id": 8
+            },
+            "bwdMsPerSample": {
+              "rule": "repeated",
+              "type": "double",
+              "id": 9
+            },
+            "peakBytes": {
+              "rule": "repeated",
+              "type": "double",
+              "id": 10
+            },
+            "memTotalBytes": {
+              "type": "uint64",
+              "id": 11
+            },
+            "memFreeBytes": {
+              "type": "uint64",
+              "id": 12
+            },
+            "upBytesPerSec": {
+              "type": "double",
+              "id": 13
+            },
+            "downBytesPerSec": {
+              "type": "double",
+              "id": 14
+            },
+            "rttMs": {
+              "type": "double",
+              "id": 15
+            },
+            "cpus": {
+              "type": "uint32",
+              "id": 16
+            },
+            "measuredAtMs": {
+              "type": "uint64",
+              "id": 17
+            }
+          }
+        },
+        "Probe": {
+          "fields": {
+            "id": {
+              "type": "uint32",
+              "id": 1
+            },
+            "payload": {
+              "type": "bytes",
+              "id": 2
+            },
+            "replyBytes": {
+              "type": "uint32",
+              "id": 3
+            }
+          }
+        },
+        "ProbeReply": {
+          "fields": {
+            "id": {
+              "type": "uint32",
+              "id": 1
+            },
+            "payload": {
+              "type": "bytes",
+              "id": 2
             }
           }
         }
@@ -647,6 +775,14 @@ export interface RoundDone {
   bytesDownDown: number;
   /** children that missed the deadline */
   late: string[];
+  /**
+   * Squared L2 norm of each unit's mean-loss gradient in this round, for
+   * the units the sender (and, summed over them, its children) trained:
+   * unit index i of the model at grad_sq_start + i. The planner estimates
+   * per-layer gradient second moments from these in warm-up rounds.
+   */
+  gradSqStart: number;
+  gradSq: number[];
 }
 /** What encodeMessage accepts for RoundDone: omitted scalars take their proto3 default. */
 export interface RoundDoneInit {
@@ -658,6 +794,8 @@ export interface RoundDoneInit {
   bytesDownUp?: number;
   bytesDownDown?: number;
   late?: string[];
+  gradSqStart?: number;
+  gradSq?: number[];
 }
 
 /**
@@ -753,6 +891,97 @@ export interface NodeStatusInit {
   reason?: string;
 }
 
+/**
+ * parent -> child: measure yourself (compute per unit at this model and
+ * batch size, memory, and the link to me) and send a CapacityReport.
+ */
+export interface CapacityRequest {
+  model: string;
+  batchSize: number;
+  /** payload size of the throughput probes */
+  probeBytes: number;
+}
+/** What encodeMessage accepts for CapacityRequest: omitted scalars take their proto3 default. */
+export interface CapacityRequestInit {
+  model?: string;
+  batchSize?: number;
+  probeBytes?: number;
+}
+
+/**
+ * A node's measured capacity. Devices send theirs to their edge, which
+ * forwards it unchanged to the cloud along with its own.
+ */
+export interface CapacityReport {
+  nodeId: string;
+  role: Role;
+  parentId: string;
+  backend: string;
+  host: string;
+  model: string;
+  batchSize: number;
+  /** per unit, median of several runs */
+  fwdMsPerSample: number[];
+  /** per unit, incl. the recomputed forward */
+  bwdMsPerSample: number[];
+  /** per unit, at batch_size */
+  peakBytes: number[];
+  memTotalBytes: number;
+  memFreeBytes: number;
+  /** to the parent, over the real connection */
+  upBytesPerSec: number;
+  downBytesPerSec: number;
+  rttMs: number;
+  cpus: number;
+  measuredAtMs: number;
+}
+/** What encodeMessage accepts for CapacityReport: omitted scalars take their proto3 default. */
+export interface CapacityReportInit {
+  nodeId?: string;
+  role?: Role;
+  parentId?: string;
+  backend?: string;
+  host?: string;
+  model?: string;
+  batchSize?: number;
+  fwdMsPerSample?: number[];
+  bwdMsPerSample?: number[];
+  peakBytes?: number[];
+  memTotalBytes?: number;
+  memFreeBytes?: number;
+  upBytesPerSec?: number;
+  downBytesPerSec?: number;
+  rttMs?: number;
+  cpus?: number;
+  measuredAtMs?: number;
+}
+
+/**
+ * child -> parent: a link probe. The parent answers at once with a
+ * ProbeReply carrying reply_bytes of payload.
+ */
+export interface Probe {
+  id: number;
+  payload: Uint8Array;
+  replyBytes: number;
+}
+/** What encodeMessage accepts for Probe: omitted scalars take their proto3 default. */
+export interface ProbeInit {
+  id?: number;
+  payload?: Uint8Array;
+  replyBytes?: number;
+}
+
+export interface ProbeReply {
+  id: number;
+  payload: Uint8Array;
+}
+/** What encodeMessage accepts for ProbeReply: omitted scalars take their proto3 default. */
+export interface ProbeReplyInit {
+  id?: number;
+  payload?: Uint8Array;
+}
+
 /** Message-typed fields that must be present (checked by decodeMessage). */
 export const REQUIRED_FIELDS: { readonly [type: string]: readonly string[] } = {"Welcome":["plan"],"RoundStart":["header"],"Activations":["header","activations","labels"],"Gradients":["header","gradients"],"RoundDone":["header"],"Weights":["header"],"EvalReport":["header"]};
 
@@ -774,6 +1003,10 @@ export interface Messages {
   ErrorReply: ErrorReply;
   RunEnd: RunEnd;
   NodeStatus: NodeStatus;
+  CapacityRequest: CapacityRequest;
+  CapacityReport: CapacityReport;
+  Probe: Probe;
+  ProbeReply: ProbeReply;
 }
 /** Encoding form of every message type, by .proto name. */
 export interface MessageInits {
@@ -793,7 +1026,11 @@ export interface MessageInits {
   ErrorReply: ErrorReplyInit;
   RunEnd: RunEndInit;
   NodeStatus: NodeStatusInit;
+  CapacityRequest: CapacityRequestInit;
+  CapacityReport: CapacityReportInit;
+  Probe: ProbeInit;
+  ProbeReply: ProbeReplyInit;
 }
 
 /** Names of all message types, as in the .proto. */
-export type MessageTypeName = "Tensor" | "Header" | "Plan" | "Hello" | "Welcome" | "RoundStart" | "Slice" | "Activations" | "Gradients" | "RoundDone" | "Weights" | "EvalReport" | "Heartbeat" | "ErrorReply" | "RunEnd" | "NodeStatus";
+export type MessageTypeName = "Tensor" | "Header" | "Plan" | "Hello" | "Welcome" | "RoundStart" | "Slice" | "Activations" | "Gradients" | "RoundDone" | "Weights" | "EvalReport" | "Heartbeat" | "ErrorReply" | "RunEnd" | "NodeStatus" | "CapacityRequest" | "CapacityReport" | "Probe" | "ProbeReply";

@@ -125,6 +125,8 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
 }
 
 async function select(preferred: BackendPreference, projectKernels: boolean): Promise<BackendInfo> {
+  // the untouched tfjs cpu backend stays available as 'cpu-stock' for baselines (lazy: costs nothing unused)
+  registerStockCpuBackend();
   const order: BackendName[] =
     preferred === 'auto' || preferred === 'tensorflow'
       ? ['tensorflow', 'wasm', 'cpu']
@@ -187,7 +189,6 @@ async function tryBackend(name: BackendName, projectKernels: boolean): Promise<O
 function setKernels(name: KernelBackendName, on: boolean): string[] {
   if (on) return registerProjectKernels(name);
   if (installedKernels(name).length) unregisterProjectKernels(name);
-  if (name === 'cpu') registerStockCpuBackend();
   return [];
 }
 

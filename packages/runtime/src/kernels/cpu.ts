@@ -15,6 +15,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { cpuElementwiseConfigs } from './cpu_elementwise.js';
 import { gemmNT, transpose2d } from './gemm.js';
 import { geometry, pairOf, type ConvGeometry, type Pair, type PadAttr, type Rounding } from './geometry.js';
 import { avgPoolGradInto, maxPoolGradInto, poolInfo, type PoolAttrs } from './pool.js';
@@ -485,4 +486,5 @@ export const cpuKernelConfigs: KernelConfig[] = [
   { kernelName: 'AvgPoolGrad', backendName: CPU, kernelFunc: avgPoolGrad },
   { kernelName: 'BatchMatMul', backendName: CPU, kernelFunc: matMulImpl('BatchMatMul') },
   { kernelName: '_FusedMatMul', backendName: CPU, kernelFunc: matMulImpl('_FusedMatMul') },
+  ...cpuElementwiseConfigs,
 ];

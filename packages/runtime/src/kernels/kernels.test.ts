@@ -175,7 +175,7 @@ function inputGradChecks(seed: number, depthwise: boolean): Check[] {
   });
 }
 
-function forwardConvChecks(seed: number, fused: boolean): Check[] {
+function forwardConvChecks(seed: number, fused: boolean, depthwise = false): Check[] {
   const r = rng(seed);
   const activations = ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu'];
   return convCases(seed).map((c, i) => {
@@ -186,11 +186,12 @@ function forwardConvChecks(seed: number, fused: boolean): Check[] {
     };
     const attrs: tf.NamedAttrMap = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', dilations: c.d };
     if (fused) {
-      inputs.bias = { values: uniform(r, c.co), shape: [c.co] };
+      inputs.bias = { values: uniform(r, depthwise ? c.ci * c.co : c.co), shape: [depthwise ? c.ci * c.co : c.co] };
       attrs.activation = activations[i % activations.length];
       attrs.leakyreluAlpha = 0.3;
     }
-    return { name: `${label(c)} ${attrs.activation ?? ''}`, kernel: fused ? 'FusedConv2D' : 'Conv2D', inputs, attrs };
+    const kernel = depthwise ? (fused ? 'FusedDepthwiseConv2D' : 'DepthwiseConv2dNative') : (fused ? 'FusedConv2D' : 'Conv2D');
+    return { name: `${label(c)} ${attrs.activation ?? ''}`, kernel, inputs, attrs };
   });
 }
 
@@ -317,6 +318,8 @@ const SUITES: Array<{ kernel: string; checks: () => Check[] }> = [
   { kernel: 'DepthwiseConv2dNativeBackpropInput', checks: () => inputGradChecks(14, true) },
   { kernel: 'Conv2D', checks: () => forwardConvChecks(15, false) },
   { kernel: 'FusedConv2D', checks: () => forwardConvChecks(16, true) },
+  { kernel: 'DepthwiseConv2dNative', checks: () => forwardConvChecks(23, false, true) },
+  { kernel: 'FusedDepthwiseConv2D', checks: () => forwardConvChecks(24, true, true) },
   { kernel: 'MaxPoolGrad', checks: () => poolGradChecks(17, 'MaxPoolGrad') },
   { kernel: 'AvgPoolGrad', checks: () => poolGradChecks(18, 'AvgPoolGrad') },
   { kernel: 'UnsortedSegmentSum', checks: () => segmentSumChecks(19) },
@@ -325,7 +328,7 @@ const SUITES: Array<{ kernel: string; checks: () => Check[] }> = [
 ];
 
 /** Stock kernels on the training path that are checked too (they are kept, not replaced). */
-const STOCK_ALSO_CHECKED: Record<Be, string[]> = { wasm: ['Conv2D', 'FusedConv2D', 'AvgPoolGrad'], cpu: [] };
+const STOCK_ALSO_CHECKED: Record<Be, string[]> = { wasm: ['AvgPoolGrad'], cpu: [] };
 
 describe('project kernels vs stock tfjs cpu', function () {
   this.timeout(120_000);

@@ -328,6 +328,30 @@ function fusedMatMulWasm(): KernelFunc {
   };
 }
 
+/**
+ * Forward convolutions: the stock wasm kernels hand 'same' padding to XNNPACK
+ * as XNN_FLAG_TENSORFLOW_SAME_PADDING, which gives wrong results for some
+ * shapes (e.g. a 1x3 or 3x1 filter with stride 2, or strides (2, 1)).
+ * Explicit padding is computed correctly, so resolve 'same' to the explicit
+ * pads tfjs computes and call the stock kernel.
+ */
+function explicitSamePad(name: string, depthwise: boolean): KernelFunc {
+  return (args) => {
+    const { inputs, attrs } = args;
+    const stock = stockKernel(name, WASM);
+    if (!stock) throw new Error(`stock wasm kernel '${name}' missing`);
+    const a = attrs as unknown as ConvAttrs;
+    if (a.pad !== 'same' || (a.dataFormat != null && a.dataFormat !== 'NHWC')) return stock.kernelFunc(args);
+    const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
+    const g = geometry(x.shape as Shape4, filter.shape as Shape4, a.strides, a.dilations, 'same', a.dimRoundingMode,
+      depthwise);
+    const padH = Math.max(0, (g.outH - 1) * g.sh + (g.kh - 1) * g.dh + 1 - g.inH);
+    const padW = Math.max(0, (g.outW - 1) * g.sw + (g.kw - 1) * g.dw + 1 - g.inW);
+    const pad = [[0, 0], [g.pt, padH - g.pt], [g.pl, padW - g.pl], [0, 0]];
+    return stock.kernelFunc({ ...args, attrs: { ...attrs, pad, dimRoundingMode: undefined } as unknown as NamedAttrMap });
+  };
+}
+
 export const wasmKernelConfigs: KernelConfig[] = [
   { kernelName: 'Conv2DBackpropFilter', backendName: WASM, kernelFunc: conv2DBackpropFilter },
   { kernelName: 'Conv2DBackpropInput', backendName: WASM, kernelFunc: conv2DBackpropInput },
@@ -337,4 +361,8 @@ export const wasmKernelConfigs: KernelConfig[] = [
   { kernelName: 'MaxPoolGrad', backendName: WASM, kernelFunc: maxPoolGrad },
   { kernelName: 'BatchMatMul', backendName: WASM, kernelFunc: matMulWasm('BatchMatMul') },
   { kernelName: '_FusedMatMul', backendName: WASM, kernelFunc: fusedMatMulWasm() },
+  { kernelName: 'Conv2D', backendName: WASM, kernelFunc: explicitSamePad('Conv2D', false) },
+  { kernelName: 'FusedConv2D', backendName: WASM, kernelFunc: explicitSamePad('FusedConv2D', false) },
+  { kernelName: 'DepthwiseConv2dNative', backendName: WASM, kernelFunc: explicitSamePad('DepthwiseConv2dNative', true) },
+  { kernelName: 'FusedDepthwiseConv2D', backendName: WASM, kernelFunc: explicitSamePad('FusedDepthwiseConv2D', true) },
 ];

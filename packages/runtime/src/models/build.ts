@@ -21,8 +21,6 @@ function applyUnit(m: ModelSpec, k: number, x: Sym): Sym {
         .apply(x) as Sym;
     case 'maxpool':
       return tfl.layers.maxPooling2d({ poolSize: l.pool, strides: l.stride, padding: 'valid', name }).apply(x) as Sym;
-    case 'gap':
-      return tfl.layers.globalAveragePooling2d({ name }).apply(x) as Sym;
     case 'resblock': {
       const cin = x.shape[3] as number;
       const a = tfl.layers

@@ -92,14 +92,26 @@ describe('HSFL = centralized SGD (one edge, I1 = 1)', function () {
     }
   });
 
-  it('cnn-mnist, cuts (0,0) (0,L) (L,L) (2,4) (1,6), 3 devices with batch sizes 1/2/1, k = 3', () => {
+  it('cnn-mnist, every (c1, c2) incl. (0,0) (0,L) (L,L) (2,4) (1,6), 3 devices with batch sizes 1/3/2, k = 3', () => {
     const name = 'cnn-mnist';
     const L = modelInfo(name).numUnits;
-    const rounds = makeRounds(name, [1, 2, 1], 3, 2);
+    const rounds = makeRounds(name, [1, 3, 2], 3, 2);
     const ref = runCentralized(name, 5, rounds, 0.1);
-    for (const [c1, c2] of [[0, 0], [0, L], [L, L], [2, 4], [1, 6]] as const) {
-      const got = runHsfl(name, c1, c2, 5, rounds, 0.1, 1);
-      const d = maxAbsDiff(got, ref);
+    for (let c1 = 0; c1 <= L; c1++) {
+      for (let c2 = c1; c2 <= L; c2++) {
+        const got = runHsfl(name, c1, c2, 5, rounds, 0.1, 1);
+        const d = maxAbsDiff(got, ref);
+        assert.ok(d < 1e-4, `cuts (${c1},${c2}): max abs diff ${d}`);
+      }
+    }
+  });
+
+  it('resnet-mini (residual blocks as units), cuts (0,0) (1,3) (2,5) (6,6), 2 devices with batch sizes 1/2, k = 2', () => {
+    const name = 'resnet-mini';
+    const rounds = makeRounds(name, [1, 2], 2, 4);
+    const ref = runCentralized(name, 8, rounds, 0.05);
+    for (const [c1, c2] of [[0, 0], [1, 3], [2, 5], [6, 6]] as const) {
+      const d = maxAbsDiff(runHsfl(name, c1, c2, 8, rounds, 0.05, 1), ref);
       assert.ok(d < 1e-4, `cuts (${c1},${c2}): max abs diff ${d}`);
     }
   });

@@ -1,0 +1,96 @@
+import { listModels } from '@hsfl/runtime';
+
+/**
+ * JSON schemas of the request parts. Bodies are validated strictly: no type
+ * coercion, unknown fields refused (see createHttpApp's ajv options).
+ */
+
+const int = (minimum: number, maximum: number) => ({ type: 'integer', minimum, maximum }) as const;
+
+export const RUN_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
+export const NODE_ID_PATTERN = '^[A-Za-z0-9._:-]{1,64}$';
+
+export const runParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: RUN_ID_PATTERN } },
+} as const;
+
+export const nodeParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: NODE_ID_PATTERN } },
+} as const;
+
+/** A trial description (TrialConfig); omitted fields take the coordinator's defaults. */
+export function trialBody() {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: 200 },
+      model: { type: 'string', enum: listModels() },
+      c1: int(0, 1000),
+      c2: int(0, 1000),
+      i1: int(1, 1000),
+      i2: int(1, 1000),
+      batchSize: int(1, 4096),
+      lr: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
+      rounds: int(1, 10_000_000),
+      evalEvery: int(0, 10_000_000),
+      seed: int(0, 0xffffffff),
+      deadlineMs: int(100, 3_600_000),
+      codec: { type: 'string', enum: ['raw', 'fp16', 'int8'] },
+      minEdges: int(1, 10_000),
+      minDevices: int(0, 1_000_000),
+      joinTimeoutMs: int(1, 7 * 24 * 3600 * 1000),
+      targetAccuracy: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+    },
+  } as const;
+}
+
+export const planBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['c1', 'c2', 'i1', 'i2'],
+  properties: {
+    c1: int(0, 1000),
+    c2: int(0, 1000),
+    i1: int(1, 1000),
+    i2: int(1, 1000),
+    reason: { type: 'string', minLength: 1, maxLength: 200 },
+  },
+} as const;
+
+export const loginBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['token'],
+  properties: { token: { type: 'string', minLength: 1, maxLength: 512 } },
+} as const;
+
+export const metricsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    sinceRound: { type: 'string', pattern: '^-?[0-9]{1,9}$' },
+    limit: { type: 'string', pattern: '^[1-9][0-9]{0,6}$' },
+  },
+} as const;
+
+export const eventsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    sinceId: { type: 'string', pattern: '^[0-9]{1,15}$' },
+    limit: { type: 'string', pattern: '^[1-9][0-9]{0,4}$' },
+    level: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] },
+    runId: { type: 'string', pattern: RUN_ID_PATTERN },
+  },
+} as const;
+
+export const listQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,4}$' } },
+} as const;

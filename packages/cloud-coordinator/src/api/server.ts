@@ -1,0 +1,211 @@
+import { existsSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
+import type { LogLike } from '@hsfl/protocol';
+import type { Coordinator } from '../coordinator.js';
+import { StoreError } from '../store/index.js';
+import { Auth, SESSION_COOKIE, allowed, type Access, type Role } from './auth.js';
+import { LiveFeed } from './live.js';
+import { CoordinatorMetrics } from './metrics.js';
+import { registerRoutes } from './routes.js';
+
+export interface ApiOptions {
+  coordinator: Coordinator;
+  /** Grants control (start, pause, re-plan, remove...). */
+  adminToken: string;
+  /** Grants read-only access. */
+  viewerToken: string;
+  /** The coordinator's tfjs backend, shown on the dashboard. */
+  backend: string;
+  log: LogLike;
+  /** The built dashboard (index.html + assets); default: @hsfl/dashboard's dist/. null: serve none. */
+  dashboardDir?: string | null;
+  /** prom-client's default process metrics (default true). */
+  defaultMetrics?: boolean;
+  sessionTtlMs?: number;
+}
+
+export interface Identity {
+  role: Role;
+  via: 'bearer' | 'session';
+}
+
+/** A JSON error with an HTTP status: { statusCode, error, message }. */
+export class HttpError extends Error {
+  constructor(readonly statusCode: number, message: string) {
+    super(message);
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large',
+  415: 'Unsupported Media Type', 422: 'Unprocessable Entity', 500: 'Internal Server Error', 501: 'Not Implemented', 503: 'Service Unavailable',
+};
+
+/** Where @hsfl/dashboard's built files are, or null when they are not built. */
+export function resolveDashboardDir(): string | null {
+  try {
+    const pkg = createRequire(import.meta.url).resolve('@hsfl/dashboard/package.json');
+    const dir = join(dirname(pkg), 'dist');
+    return existsSync(join(dir, 'index.html')) ? dir : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a request comes from our own origin (no Origin header: not a browser's cross-site request). */
+export function sameOrigin(headers: IncomingHttpHeaders): boolean {
+  if (headers['sec-fetch-site'] === 'cross-site') return false;
+  const origin = headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === headers.host;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The coordinator's HTTP server: strict JSON bodies (no coercion, unknown
+ * fields refused), 64 KiB body limit, readable validation messages.
+ * Create it first, hand `app.server` to the Coordinator as `http`, then mountApi.
+ */
+export function createHttpApp(): FastifyInstance {
+  return Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+    schemaErrorFormatter: (errors, dataVar) => {
+      const parts = errors.map((e) => {
+        const where = `${dataVar}${e.instancePath.replace(/\//g, '.')}`;
+        if (e.keyword === 'additionalProperties') return `${where} has an unknown field '${String(e.params.additionalProperty)}'`;
+        if (e.keyword === 'enum' && Array.isArray(e.params.allowedValues)) return `${where} must be one of ${e.params.allowedValues.join(', ')}`;
+        return `${where} ${e.message ?? 'is invalid'}`;
+      });
+      return new Error(parts.join('; '));
+    },
+  });
+}
+
+/** The operations API, dashboard, live feed and metrics mounted on one Fastify app. */
+export class OperationsApi {
+  private constructor(
+    readonly app: FastifyInstance,
+    readonly auth: Auth,
+    readonly metrics: CoordinatorMetrics,
+    readonly live: LiveFeed,
+    private readonly onClose: () => Promise<void>,
+  ) {}
+
+  static async mount(app: FastifyInstance, o: ApiOptions): Promise<OperationsApi> {
+    const auth = new Auth(o.adminToken, o.viewerToken, o.sessionTtlMs);
+    const identities = new WeakMap<FastifyRequest, Identity>();
+    const removed = new Set<string>();
+    const onEvent = (e: { kind?: string; nodeId?: string | null }) => {
+      if (e.kind === 'node_removed' && e.nodeId) removed.add(e.nodeId);
+    };
+    o.coordinator.on('event', onEvent);
+    const metrics = new CoordinatorMetrics(o.coordinator, { defaultMetrics: o.defaultMetrics });
+
+    await app.register(fastifyCookie);
+    const live = new LiveFeed({
+      http: app.server, coordinator: o.coordinator, auth, backend: o.backend, log: o.log, removed,
+      parseCookie: (h) => app.parseCookie(h), sameOrigin,
+    });
+
+    app.addHook('onRequest', async (req, reply) => {
+      const cfg = req.routeOptions.config as { access?: Access };
+      const path = req.url.split('?')[0]!;
+      const access: Access = cfg.access ?? (path.startsWith('/api/') || path === '/api' ? 'viewer' : 'public');
+      const id = auth.identify(req.headers.authorization, req.cookies[SESSION_COOKIE]);
+      if (id) identities.set(req, id);
+      if (access === 'public') return;
+      if (!id) {
+        reply.header('WWW-Authenticate', 'Bearer realm="hsfl"');
+        throw new HttpError(401, 'authentication required: send "Authorization: Bearer <token>" or log in');
+      }
+      if (id.via === 'session' && !['GET', 'HEAD', 'OPTIONS'].includes(req.method) && !sameOrigin(req.headers)) {
+        throw new HttpError(403, 'cross-site request refused');
+      }
+      if (!allowed(id.role, access)) throw new HttpError(403, 'this needs the admin token; the viewer token is read-only');
+    });
+
+    app.addHook('onSend', async (req, reply, payload) => {
+      reply.header('X-Content-Type-Options', 'nosniff');
+      reply.header('Referrer-Policy', 'no-referrer');
+      reply.header('X-Frame-Options', 'DENY');
+      const type = String(reply.getHeader('content-type') ?? '');
+      if (type.startsWith('text/html')) {
+        reply.header('Content-Security-Policy',
+          "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+      }
+      if (req.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('Cache-Control', 'no-store');
+      return payload;
+    });
+
+    app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
+      let status = 500;
+      let message = err.message;
+      if (err instanceof HttpError) status = err.statusCode;
+      else if (err.validation) status = 400;
+      else if (err instanceof StoreError) status = err.code === 'INVALID_INPUT' ? 400 : err.code === 'UNKNOWN_RUN' || err.code === 'UNKNOWN_NODE' ? 404 : err.code === 'INVALID_TRANSITION' ? 409 : 500;
+      else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600) status = err.statusCode;
+      if (status >= 500) {
+        o.log.error({ err: err.message, stack: err.stack, url: req.url, method: req.method }, 'API request failed');
+        if (status === 500) message = `internal error: ${err.message}`;
+      }
+      void reply.code(status).type('application/json; charset=utf-8').send({ statusCode: status, error: STATUS_TEXT[status] ?? 'Error', message });
+    });
+
+    registerRoutes(app, {
+      coordinator: o.coordinator, auth, backend: o.backend, log: o.log, metrics, live, removed,
+      identity: (req) => identities.get(req),
+    });
+
+    const dir = o.dashboardDir === undefined ? resolveDashboardDir() : o.dashboardDir;
+    if (dir) {
+      await app.register(fastifyStatic, {
+        root: dir,
+        prefix: '/',
+        index: 'index.html',
+        wildcard: true,
+        setHeaders: (res, path) => {
+          // Vite names assets by content hash; index.html must always be fresh.
+          res.setHeader('Cache-Control', path.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable');
+        },
+        cacheControl: false,
+      });
+    } else {
+      app.get('/', { config: { access: 'public' } }, async (_req, reply) => {
+        reply.type('text/html; charset=utf-8');
+        return '<!doctype html><meta charset="utf-8"><title>hsfl coordinator</title><p>The dashboard is not built. Run <code>npm run build</code> (it builds @hsfl/dashboard with Vite); the REST API under <code>/api</code> works meanwhile.</p>';
+      });
+    }
+    app.setNotFoundHandler(async (req: FastifyRequest, reply: FastifyReply) => {
+      const path = req.url.split('?')[0]!;
+      const wantsPage = req.method === 'GET' && !path.startsWith('/api/') && path !== '/metrics' && !path.startsWith('/live/') && !/\.[a-z0-9]+$/i.test(path);
+      if (dir && wantsPage) return reply.type('text/html; charset=utf-8').sendFile('index.html');
+      throw new HttpError(404, `no route ${req.method} ${path}`);
+    });
+
+    return new OperationsApi(app, auth, metrics, live, async () => {
+      o.coordinator.off('event', onEvent);
+      live.close();
+      metrics.close();
+    });
+  }
+
+  /** Stops the live feed and metrics; the owner closes the app and the coordinator. */
+  async close(): Promise<void> {
+    await this.onClose();
+  }
+}
+
+export function mountApi(app: FastifyInstance, o: ApiOptions): Promise<OperationsApi> {
+  return OperationsApi.mount(app, o);
+}
