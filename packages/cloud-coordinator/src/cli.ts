@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { DEFAULT_TRIAL, type TrialConfig } from './config.js';
 import { serve } from './serve.js';
 import { listRunsText, showRunText } from './inspect.js';
+import { planText } from './plan-command.js';
 
 const d = DEFAULT_TRIAL;
 
@@ -15,11 +16,13 @@ await yargs(hideBin(process.argv))
   .option('db', { type: 'string', default: 'runs/hsfl.sqlite', describe: 'SQLite file of the store' })
   .command(
     ['serve', '$0'],
-    'run one training run: wait for edges and devices, train, store',
+    'serve edges, the REST API and the dashboard on one port; run a trial at once (--start) or when asked through the API',
     (y) => y
       .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on for edges' })
       .option('port', { type: 'number', default: 7000, describe: 'port to listen on (0: any free port)' })
       .option('token', { type: 'string', demandOption: true, describe: 'join token edges must present' })
+      .option('admin-token', { type: 'string', describe: 'operator token for the API and dashboard with control rights (HSFL_ADMIN_TOKEN; generated and printed when absent)' })
+      .option('viewer-token', { type: 'string', describe: 'read-only operator token for the API, dashboard and /metrics (HSFL_VIEWER_TOKEN; generated and printed when absent)' })
       .option('name', { type: 'string', default: d.name, describe: 'run name' })
       .option('model', { type: 'string', default: d.model, describe: 'model from the zoo (mlp-mnist, cnn-mnist, ...)' })
       .option('c1', { type: 'number', default: d.c1, describe: 'first cut: devices hold units [0, c1)' })
@@ -56,9 +59,17 @@ await yargs(hideBin(process.argv))
         minEdges: a.minEdges, minDevices: a.minDevices, joinTimeoutMs: a.joinTimeoutMs, targetAccuracy: a.targetAccuracy,
         planner: a.planner, warmupRounds: a.warmupRounds, replanThreshold: a.replanThreshold,
       };
-      process.exitCode = await serve({ host: a.host, port: a.port, token: a.token, db: a.db, backend: a.backend, progress: a.progress, logLevel: a.logLevel, start: a.start, stay: a.stay, trial });
+      process.exitCode = await serve({ host: a.host, port: a.port, token: a.token, db: a.db, backend: a.backend, progress: a.progress, logLevel: a.logLevel, start: a.start, stay: a.stay, trial, adminToken: a.adminToken, viewerToken: a.viewerToken });
     },
   )
+  .command('plan', 'print the plan the planner chooses, its predicted time breakdown and the runners-up', (y) => y
+    .option('run', { type: 'string', describe: 'plan from the capacity stored for this run' })
+    .option('topology', { type: 'string', describe: 'plan from a JSON topology description (see docs/planner.md)' })
+    .option('oracle', { type: 'boolean', default: false, describe: 'also run the exhaustive search and show the gap' })
+    .option('min-c1', { type: 'number', default: 1, describe: 'smallest c1 (1 keeps raw data on the devices)' })
+    .option('i-max', { type: 'number', default: 20, describe: 'largest aggregation interval considered' }), (a) => {
+    process.stdout.write(planText({ db: a.db, run: a.run, topology: a.topology, oracle: a.oracle, minC1: a.minC1, iMax: a.iMax }) + '\n');
+  })
   .command('runs', 'list the runs in the store', (y) => y, (a) => {
     process.stdout.write(listRunsText(a.db) + '\n');
   })

@@ -365,7 +365,10 @@ export class Coordinator extends EventEmitter {
     a.planSince = atRound;
     this.opts.store.addPlan({ runId: a.id, version: plan.version, plan, prediction: p.prediction, reason: p.reason });
     this.opts.store.markPlanApplied(a.id, plan.version, atRound);
-    this.event('info', 'plan_applied', `plan v${plan.version} applied at round ${atRound} (${p.reason}): cuts (${plan.c1}, ${plan.c2}), intervals (${plan.i1}, ${plan.i2})`, null, { plan });
+    // The assembled model is the same before and after the move; scoring it
+    // here shows that moving weights between tiers loses nothing.
+    const after = this.evaluate(a);
+    this.event('info', 'plan_applied', `plan v${plan.version} applied at round ${atRound} (${p.reason}): cuts (${plan.c1}, ${plan.c2}), intervals (${plan.i1}, ${plan.i2}); test accuracy after the move ${after.accuracy.toFixed(4)}`, null, { plan, testAccuracyAfter: after.accuracy, testAccuracyBefore: a.lastTest?.accuracy ?? null });
     for (const e of this.edges.values()) this.welcomeEdge(e);
     this.emit('plan', plan);
   }

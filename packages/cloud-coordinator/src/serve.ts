@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { initBackend, loadMnist, modelInfo, syntheticDataset, type Dataset } from '@hsfl/runtime';
-import { Coordinator, type RoundResult } from './coordinator.js';
+import type { RoundResult } from './coordinator.js';
+import { serveCoordinator, generateToken, tokenProblems } from './api/index.js';
 import { Store } from './store/index.js';
 import { trialProblems, type TrialConfig } from './config.js';
 import { createLogger } from './log.js';
@@ -18,6 +19,9 @@ export interface ServeOptions {
   /** Keep serving after that run ends (for the API and dashboard). */
   stay: boolean;
   trial: TrialConfig;
+  /** Operator tokens for the API and dashboard (admin: control, viewer: read-only); generated when absent. */
+  adminToken?: string;
+  viewerToken?: string;
 }
 
 type Progress = Record<string, unknown> & { type: string };
@@ -40,21 +44,39 @@ export async function serve(o: ServeOptions): Promise<number> {
     const problems = trialProblems(o.trial, modelInfo(o.trial.model).numUnits);
     if (problems.length) throw new Error(`bad trial configuration:\n  - ${problems.join('\n  - ')}`);
   }
+  const adminToken = o.adminToken || generateToken();
+  const viewerToken = o.viewerToken || generateToken();
+  const tokenIssues = [...tokenProblems('--admin-token', adminToken), ...tokenProblems('--viewer-token', viewerToken)];
+  if (adminToken === viewerToken) tokenIssues.push('--admin-token and --viewer-token must differ');
+  if (tokenIssues.length) throw new Error(`bad operator tokens:\n  - ${tokenIssues.join('\n  - ')}`);
   const backend = await initBackend({ preferred: o.backend });
   log.info({ backend }, 'backend ready');
   const store = Store.open(o.db);
-  const coord = new Coordinator({ bindHost: o.host, port: o.port, token: o.token, store, testData: testDataFor, log, backend: backend.name });
   const out = (p: Progress) => {
     if (o.progress === 'jsonl') process.stdout.write(JSON.stringify(p) + '\n');
     else if (o.progress === 'text') process.stdout.write(formatText(p) + '\n');
   };
-  coord.on('round', (r: RoundResult & { testAccuracy?: number; wallMs: number; rounds: number }) => out({ type: 'round', ...r }));
-  coord.on('topology', (edges) => out({ type: 'topology', edges }));
-  coord.on('status', (s) => out({ type: 'status', ...s }));
-  coord.on('plan', (plan) => out({ type: 'plan', plan }));
-  const run = o.start ? coord.createRun(o.trial) : undefined;
-  const port = await coord.start();
-  out({ type: 'listening', port, runId: run?.id, db: store.path, host: hostname(), backend: backend.name });
+  let run: ReturnType<Store['createRun']> | undefined;
+  // One port for everything: the edges' socket.io, the REST API, the dashboard and /metrics.
+  const served = await serveCoordinator({
+    bindHost: o.host, port: o.port, token: o.token, store, testData: testDataFor, log, backend: backend.name, adminToken, viewerToken,
+    beforeListen: (coord) => {
+      coord.on('round', (r: RoundResult & { testAccuracy?: number; wallMs: number; rounds: number }) => out({ type: 'round', ...r }));
+      coord.on('topology', (edges) => out({ type: 'topology', edges }));
+      coord.on('status', (s) => out({ type: 'status', ...s }));
+      coord.on('plan', (plan) => out({ type: 'plan', plan }));
+      run = o.start ? coord.createRun(o.trial) : undefined;
+    },
+  }).catch((err: unknown) => {
+    store.close();
+    throw err;
+  });
+  const coord = served.coordinator;
+  const port = served.port;
+  out({
+    type: 'listening', port, runId: run?.id, db: store.path, host: hostname(), backend: backend.name,
+    dashboard: served.url, adminToken, viewerToken, tokensGenerated: { admin: !o.adminToken, viewer: !o.viewerToken },
+  });
   let stopping = false;
   const finished = new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
@@ -78,7 +100,7 @@ export async function serve(o: ServeOptions): Promise<number> {
     await new Promise((r) => setTimeout(r, 300));
     return code;
   } finally {
-    await coord.close();
+    await served.close();
     store.close();
   }
 }
@@ -89,8 +111,14 @@ function pct(x: unknown): string {
 
 function formatText(p: Progress): string {
   switch (p.type) {
-    case 'listening':
-      return `hsfl-coordinator: listening on port ${p.port}${p.runId ? `, run ${p.runId}` : ''}; store ${p.db}`;
+    case 'listening': {
+      const gen = (p.tokensGenerated ?? {}) as { admin?: boolean; viewer?: boolean };
+      return [
+        `hsfl-coordinator: listening on port ${p.port}${p.runId ? `, run ${p.runId}` : ''}; store ${p.db}`,
+        `dashboard: ${p.dashboard}`,
+        `admin token: ${gen.admin ? p.adminToken : '(as given)'}   viewer token: ${gen.viewer ? p.viewerToken : '(as given)'}`,
+      ].join('\n');
+    }
     case 'round': {
       const test = p.testAccuracy !== undefined ? `  test acc ${pct(p.testAccuracy)}` : '';
       return `round ${Number(p.round) + 1}/${p.rounds}  loss ${Number(p.loss).toFixed(4)}  train acc ${pct(p.trainAccuracy)}${test}  ${Number(p.roundMs).toFixed(0)} ms  devices ${p.devices}`;

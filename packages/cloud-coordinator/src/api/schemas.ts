@@ -1,4 +1,5 @@
 import { listModels } from '@hsfl/runtime';
+import { DEFAULT_TRIAL } from '../config.js';
 
 /**
  * JSON schemas of the request parts. Bodies are validated strictly: no type
@@ -22,31 +23,40 @@ export const nodeParams = {
   properties: { id: { type: 'string', pattern: NODE_ID_PATTERN } },
 } as const;
 
-/** A trial description (TrialConfig); omitted fields take the coordinator's defaults. */
+/**
+ * A trial description (TrialConfig); omitted fields take the coordinator's
+ * defaults. Fields listed here get exact types and ranges; any other field of
+ * DEFAULT_TRIAL is accepted with the type of its default, and the
+ * coordinator's own trial check has the last word.
+ */
 export function trialBody() {
-  return {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      name: { type: 'string', minLength: 1, maxLength: 200 },
-      model: { type: 'string', enum: listModels() },
-      c1: int(0, 1000),
-      c2: int(0, 1000),
-      i1: int(1, 1000),
-      i2: int(1, 1000),
-      batchSize: int(1, 4096),
-      lr: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
-      rounds: int(1, 10_000_000),
-      evalEvery: int(0, 10_000_000),
-      seed: int(0, 0xffffffff),
-      deadlineMs: int(100, 3_600_000),
-      codec: { type: 'string', enum: ['raw', 'fp16', 'int8'] },
-      minEdges: int(1, 10_000),
-      minDevices: int(0, 1_000_000),
-      joinTimeoutMs: int(1, 7 * 24 * 3600 * 1000),
-      targetAccuracy: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
-    },
-  } as const;
+  const known: Record<string, object> = {
+    name: { type: 'string', minLength: 1, maxLength: 200 },
+    model: { type: 'string', enum: listModels() },
+    c1: int(0, 1000),
+    c2: int(0, 1000),
+    i1: int(1, 1000),
+    i2: int(1, 1000),
+    batchSize: int(1, 4096),
+    lr: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
+    rounds: int(1, 10_000_000),
+    evalEvery: int(0, 10_000_000),
+    seed: int(0, 0xffffffff),
+    deadlineMs: int(100, 3_600_000),
+    codec: { type: 'string', enum: ['raw', 'fp16', 'int8'] },
+    minEdges: int(1, 10_000),
+    minDevices: int(0, 1_000_000),
+    joinTimeoutMs: int(1, 7 * 24 * 3600 * 1000),
+    targetAccuracy: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+  };
+  const properties: Record<string, object> = { ...known };
+  for (const [k, v] of Object.entries(DEFAULT_TRIAL)) {
+    if (k in properties) continue;
+    if (typeof v === 'string') properties[k] = { type: 'string', maxLength: 200 };
+    else if (typeof v === 'number') properties[k] = { type: 'number' };
+    else if (typeof v === 'boolean') properties[k] = { type: 'boolean' };
+  }
+  return { type: 'object', additionalProperties: false, properties };
 }
 
 export const planBody = {

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -12,6 +11,9 @@ import { Auth, SESSION_COOKIE, allowed, type Access, type Role } from './auth.js
 import { LiveFeed } from './live.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { registerRoutes } from './routes.js';
+import { HttpError, STATUS_TEXT, sameOrigin, type Identity } from './http.js';
+
+export { HttpError, sameOrigin, type Identity } from './http.js';
 
 export interface ApiOptions {
   coordinator: Coordinator;
@@ -29,23 +31,6 @@ export interface ApiOptions {
   sessionTtlMs?: number;
 }
 
-export interface Identity {
-  role: Role;
-  via: 'bearer' | 'session';
-}
-
-/** A JSON error with an HTTP status: { statusCode, error, message }. */
-export class HttpError extends Error {
-  constructor(readonly statusCode: number, message: string) {
-    super(message);
-  }
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large',
-  415: 'Unsupported Media Type', 422: 'Unprocessable Entity', 500: 'Internal Server Error', 501: 'Not Implemented', 503: 'Service Unavailable',
-};
-
 /** Where @hsfl/dashboard's built files are, or null when they are not built. */
 export function resolveDashboardDir(): string | null {
   try {
@@ -54,18 +39,6 @@ export function resolveDashboardDir(): string | null {
     return existsSync(join(dir, 'index.html')) ? dir : null;
   } catch {
     return null;
-  }
-}
-
-/** Whether a request comes from our own origin (no Origin header: not a browser's cross-site request). */
-export function sameOrigin(headers: IncomingHttpHeaders): boolean {
-  if (headers['sec-fetch-site'] === 'cross-site') return false;
-  const origin = headers.origin;
-  if (origin === undefined) return true;
-  try {
-    return new URL(origin).host === headers.host;
-  } catch {
-    return false;
   }
 }
 
@@ -176,7 +149,7 @@ export class OperationsApi {
         wildcard: true,
         setHeaders: (res, path) => {
           // Vite names assets by content hash; index.html must always be fresh.
-          res.setHeader('Cache-Control', path.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable');
+          res.header('Cache-Control', path.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable');
         },
         cacheControl: false,
       });

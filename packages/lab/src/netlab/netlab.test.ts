@@ -118,7 +118,7 @@ describe('NetLab', function () {
     console.log(`      NetLab: cgroup v${support.cgroup}, netem ${support.netem ? 'yes' : `no (delayMs is ignored with a warning)`}`);
   });
 
-  describe('with two unequal hosts', function () {
+  describe('with unequal hosts', function () {
     const FAST = { name: 'fast', downMbit: 16, upMbit: 8 };
     const SLOW = { name: 'slow', downMbit: 4, upMbit: 2, delayMs: 5, cpuFraction: 0.25 };
     const TINY = { name: 'tiny', cpuFraction: 0.1 }; // no link limits

@@ -128,12 +128,10 @@ function pidsOf(stdout: string): number[] {
  */
 export class NetLab {
   readonly id: string;
-  /** The /24 in use, e.g. "10.213.7.0/24". */
-  subnet = '';
   /** Warnings raised while building the lab (e.g. delay not emulated). */
   readonly warnings: string[] = [];
-  /** False when some host asked for delayMs but netem is unavailable. */
-  delayEmulated = true;
+  private subnetCidr = '';
+  private delayOk = true;
 
   private readonly tag: string;
   private base = 0;
@@ -194,7 +192,7 @@ export class NetLab {
     const { base, lockFile } = await pickSubnet(this.id, (process.pid * 31 + n * 97) % (55 * 256), opts.subnet);
     this.base = base;
     this.lockFile = lockFile;
-    this.subnet = `${intToIp(base)}/24`;
+    this.subnetCidr = `${intToIp(base)}/24`;
 
     this.bridge = `${this.tag}B`;
     await must(IP, ['link', 'add', 'name', this.bridge, 'type', 'bridge']);
@@ -254,7 +252,7 @@ export class NetLab {
             'links are only rate-limited (build the kernel with CONFIG_NET_SCH_NETEM or load sch_netem)';
           if (opts.requireDelay) throw new Error(message);
           netemMissing = true;
-          this.delayEmulated = false;
+          this.delayOk = false;
           this.warn(opts, message);
           // A bare netem root failed: nothing was installed, nothing to undo.
           continue;
@@ -270,6 +268,16 @@ export class NetLab {
     const h = this.hostMap.get(name);
     if (!h) throw new Error(`netlab: no host '${name}' in lab ${this.id}`);
     return h;
+  }
+
+  /** The /24 in use, e.g. "10.213.7.0/24". */
+  get subnet(): string {
+    return this.subnetCidr;
+  }
+
+  /** False when some host asked for delayMs but netem is unavailable (see warnings). */
+  get delayEmulated(): boolean {
+    return this.delayOk;
   }
 
   /** Host names, in creation order. */
