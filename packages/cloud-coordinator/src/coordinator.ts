@@ -316,6 +316,8 @@ export class Coordinator extends EventEmitter {
         if (last || (t.evalEvery > 0 && (r + 1) % t.evalEvery === 0) || switching) {
           test = this.evaluate(a);
           a.lastTest = { ...test, round: r };
+          const report = { header: this.header(r), loss: test.loss, accuracy: test.accuracy, samples: this.opts.testData(a.plan.model).n };
+          for (const e of this.edges.values()) e.peer.send(EVENTS.evalReport, report);
         }
         this.opts.store.addRoundMetrics(a.id, {
           ...res, planVersion: a.plan.version, testAccuracy: test?.accuracy ?? null, testLoss: test?.loss ?? null, endedAt: Date.now(),

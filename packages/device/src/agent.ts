@@ -108,6 +108,11 @@ export class DeviceAgent extends EventEmitter {
     peer.on(EVENTS.gradients, (m) => this.onGradients(m));
     peer.on(EVENTS.weightsDown, (m) => this.onWeightsDown(m));
     peer.on(EVENTS.runEnd, (m) => this.onRunEnd(m));
+    peer.on(EVENTS.evalReport, (m) => {
+      checkHeader(m.header!, { runId: this.runId, planVersion: this.requirePlan().version });
+      this.opts.log.info({ round: m.header!.round, accuracy: m.accuracy, loss: m.loss }, 'global model scored');
+      this.opts.onEvent?.('eval', { round: m.header!.round, accuracy: m.accuracy, loss: m.loss });
+    });
     peer.on(EVENTS.capacityRequest, (m) => {
       modelInfo(m.model);
       if (!(m.batchSize >= 1 && m.batchSize <= 4096)) throw new ProtocolError('malformed', `bad batch size ${m.batchSize}`);

@@ -157,6 +157,11 @@ export class EdgeAggregator extends EventEmitter {
     peer.on(EVENTS.gradients, (m) => this.onCloudGradients(m));
     peer.on(EVENTS.weightsDown, (m) => this.onWeightsDown(m));
     peer.on(EVENTS.runEnd, (m) => this.onRunEnd(m));
+    peer.on(EVENTS.evalReport, (m) => {
+      checkHeader(m.header!, { runId: this.runId, planVersion: this.requirePlan().version });
+      this.opts.log.info({ round: m.header!.round, accuracy: m.accuracy, loss: m.loss }, 'global model scored');
+      for (const link of this.devices.values()) link.peer.send(EVENTS.evalReport, m);
+    });
     peer.on(EVENTS.nodeStatus, (m) => this.onCloudNodeStatus(m));
     peer.on(EVENTS.capacityRequest, (m) => {
       modelInfo(m.model);

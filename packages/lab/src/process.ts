@@ -6,6 +6,16 @@ import { EventEmitter } from 'node:events';
 export type ProgressLine = Record<string, unknown> & { type: string };
 
 /**
+ * How to start the process instead of `node script args`: `command` is run
+ * with `argsPrefix` before the script, e.g. the line `NetLab.command(host,
+ * process.execPath)` returns, so the process runs inside an emulated host.
+ */
+export interface LaunchPrefix {
+  command: string;
+  argsPrefix: string[];
+}
+
+/**
  * A child process of the lab whose stdout speaks JSON lines (--progress
  * jsonl) and whose stderr (structured logs) goes to a file.
  */
@@ -17,10 +27,10 @@ export class ManagedProcess extends EventEmitter {
   private stderrTail: string[] = [];
   exitCode: number | null | undefined;
 
-  constructor(readonly name: string, script: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = {}) {
+  constructor(readonly name: string, script: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = {}, launch?: LaunchPrefix) {
     super();
     this.log = createWriteStream(logFile, { flags: 'a' });
-    this.child = spawn(process.execPath, [script, ...args], {
+    this.child = spawn(launch ? launch.command : process.execPath, launch ? [...launch.argsPrefix, script, ...args] : [script, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });

@@ -33,8 +33,12 @@ const argv = yargs(hideBin(process.argv))
   .option('db', { type: 'string', default: 'runs/hsfl.sqlite', describe: 'SQLite store of the coordinator' })
   .option('logs', { type: 'string', describe: 'folder for the processes\' logs (default: runs/logs/<time>)' })
   .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const })
+  .option('port', { type: 'number', default: 0, describe: 'port of the coordinator and its dashboard (0: any free port)' })
+  .option('stay', { type: 'boolean', default: false, describe: 'keep the coordinator and its dashboard running after the run (Ctrl-C to quit)' })
+  .option('admin-token', { type: 'string', describe: 'dashboard/API admin token (HSFL_TRIAL_ADMIN_TOKEN; generated when absent)' })
   .check((a) => {
     for (const k of ['edges', 'devicesPerEdge'] as const) if (!Number.isInteger(Number(a[k])) || Number(a[k]) < 1 || Number(a[k]) > 64) throw new Error(`--${k} must be a whole number in [1, 64]`);
+    if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be a whole number in [0, 65535] (got ${a.port})`);
     return true;
   })
   .strict()
@@ -57,6 +61,7 @@ const logDir = resolve(argv.logs ?? join('runs', 'logs', stamp));
 const fed = new LocalFederation({
   trial, edges: argv.edges, devicesPerEdge: argv.devicesPerEdge, partition: argv.partition, alpha: argv.alpha, dataSeed: argv.seed,
   token: randomBytes(12).toString('hex'), db: resolve(argv.db), logDir, backend: argv.backend,
+  port: argv.port, stay: argv.stay, adminToken: argv.adminToken || randomBytes(16).toString('hex'), viewerToken: randomBytes(16).toString('hex'),
 });
 
 const pct = (x: unknown) => (typeof x === 'number' ? `${(x * 100).toFixed(2)}%` : '-');
@@ -88,6 +93,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop());
   await fed.start();
+  if (fed.dashboard) {
+    process.stdout.write([
+      `dashboard: ${fed.dashboard.url}`,
+      `  admin token:  ${fed.dashboard.adminToken}   (log in with it to steer the run)`,
+      `  viewer token: ${fed.dashboard.viewerToken}   (read-only)`,
+      '',
+    ].join('\n'));
+  }
   fed.onProgress(show);
   const done = await fed.waitDone(6 * 3600 * 1000);
   const p = done.plan as Record<string, number | string>;
@@ -100,6 +113,10 @@ async function main(): Promise<void> {
     `inspect: npx hsfl-coordinator show ${done.runId} --db ${done.dbPath}`,
     '',
   ].join('\n'));
+  if (argv.stay && fed.dashboard) {
+    process.stdout.write(`the dashboard stays up at ${fed.dashboard.url} (admin token ${fed.dashboard.adminToken}); press Ctrl-C to quit\n`);
+    await new Promise<void>(() => undefined);
+  }
   await fed.stop();
 }
 

@@ -52,9 +52,16 @@ export async function serveCoordinator(o: ServeCoordinatorOptions): Promise<Serv
     await app.close();
     throw err;
   }
-  beforeListen?.(coordinator);
-  await app.listen({ port: o.port, host: o.bindHost });
-  const port = await coordinator.start();
+  let port: number;
+  try {
+    beforeListen?.(coordinator);
+    await app.listen({ port: o.port, host: o.bindHost });
+    port = await coordinator.start();
+  } catch (err) {
+    await api.close();
+    await app.close().catch(() => undefined);
+    throw err;
+  }
   let closed: Promise<void> | undefined;
   return {
     coordinator, api, app, port, url: dashboardUrl(o.bindHost, port),

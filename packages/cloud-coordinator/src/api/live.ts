@@ -80,7 +80,7 @@ export class LiveFeed {
     });
 
     const c = o.coordinator;
-    const onRound = (m: LiveRound) => this.nsp.emit('round', m);
+    const onRound = (m: LiveRound) => this.nsp.emit('round', { ...m, endedAt: Date.now() });
     const onTopology = () => this.scheduleNodes();
     const onStatus = (s: { runId: string; status: string }) => {
       this.nsp.emit('status', s);

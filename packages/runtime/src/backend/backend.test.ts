@@ -61,7 +61,7 @@ describe('initBackend', function () {
       assert.ok(tf.getKernel(k, 'wasm'), `${k} registered`);
     }
     assert.match(info.reason ?? '', /tensorflow unavailable/);
-    assert.match(info.tfjsVersion, /^\d+\.\d+\.\d+/);
+    assert.match(info.tfjsVersion ?? '', /^\d+\.\d+\.\d+/);
   });
 
   it('is idempotent: the same call returns the same info, concurrent calls share one init', async () => {

@@ -41,7 +41,7 @@ export interface BackendInfo {
   /** Why this backend was chosen, including what failed before it. */
   reason?: string;
   /** tfjs-core version. */
-  tfjsVersion: string;
+  tfjsVersion?: string;
 }
 
 export interface InitBackendOptions {

@@ -152,7 +152,33 @@ const maxPool: KernelFunc = (args) => {
   const p = poolInfo(x.shape, args.attrs as unknown as PoolAttrs, true);
   const { batch, H, W, C, OH, OW, sh, sw, fh, fw, pt, pl } = p;
   const X = vals(backend, x);
-  const out = new Float32Array(batch * OH * OW * C).fill(Number.NEGATIVE_INFINITY);
+  const out = new Float32Array(batch * OH * OW * C);
+  if (fh === 2 && fw === 2 && sh === 2 && sw === 2 && pt === 0 && pl === 0 && 2 * OH <= H && 2 * OW <= W) {
+    const row = W * C;
+    for (let b = 0; b < batch; b++) {
+      for (let y = 0; y < OH; y++) {
+        for (let xo = 0; xo < OW; xo++) {
+          const p0 = ((b * H + 2 * y) * W + 2 * xo) * C;
+          const p2 = p0 + row;
+          const o = ((b * OH + y) * OW + xo) * C;
+          for (let d = 0; d < C; d++) {
+            let m = Number.NEGATIVE_INFINITY;
+            const v0 = X[p0 + d];
+            const v1 = X[p0 + C + d];
+            const v2 = X[p2 + d];
+            const v3 = X[p2 + C + d];
+            if (v0 > m) m = v0;
+            if (v1 > m) m = v1;
+            if (v2 > m) m = v2;
+            if (v3 > m) m = v3;
+            out[o + d] = m;
+          }
+        }
+      }
+    }
+    return backend.makeTensorInfo([batch, OH, OW, C], 'float32', out);
+  }
+  out.fill(Number.NEGATIVE_INFINITY);
   for (let b = 0; b < batch; b++) {
     for (let y = 0; y < OH; y++) {
       const r0 = Math.max(0, y * sh - pt);

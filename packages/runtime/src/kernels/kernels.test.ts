@@ -311,6 +311,63 @@ function nchwChecks(seed: number): Check[] {
   return checks;
 }
 
+function binaryChecks(seed: number, kernel: string): Check[] {
+  const r = rng(seed);
+  const pairs: Array<[number[], number[]]> = [
+    [[32, 6, 6, 5], [32, 6, 6, 5]], // same shape
+    [[32, 6, 6, 5], [5]], // bias add
+    [[5], [4, 3, 5]], // broadcast on the left operand
+    [[7, 3], []], // scalar
+    [[], [7, 3]],
+    [[1, 3], [4, 1]], // two-sided broadcast (stock path)
+    [[4, 3, 5], [3, 1]], // non-suffix broadcast (stock path)
+  ];
+  return pairs.map(([sa, sb]) => ({
+    name: `[${sa}] ${kernel} [${sb}]`,
+    kernel,
+    inputs: { a: { values: uniform(r, size(sa)), shape: sa }, b: { values: uniform(r, size(sb)), shape: sb } },
+    attrs: {},
+  }));
+}
+
+function unaryChecks(seed: number, kernel: string): Check[] {
+  const r = rng(seed);
+  return [[32, 5, 5, 3], [7], [1]].map((s, i) => ({
+    name: `${kernel} [${s}]`,
+    kernel,
+    inputs: { x: { values: uniform(r, size(s)).map((v, j) => (j % 5 === 0 ? 0 : v)), shape: s } },
+    attrs: (kernel === 'Step' ? { alpha: i === 0 ? 0 : 0.25 } : {}) as tf.NamedAttrMap,
+  }));
+}
+
+function sumChecks(seed: number): Check[] {
+  const r = rng(seed);
+  const cases: Array<[number[], number | number[], boolean]> = [
+    [[32, 6, 6, 5], [0, 1, 2], false], // bias gradient
+    [[32, 6, 6, 5], [0, 1, 2], true],
+    [[32, 10], 1, false], // per-sample loss
+    [[32, 10], [0, 1], false],
+    [[4, 5, 6], [-1, -2], true],
+    [[4, 5, 6], [1], false], // middle axis (stock path)
+    [[8], 0, false],
+  ];
+  return cases.map(([s, axis, keepDims]) => ({
+    name: `Sum [${s}] axis ${JSON.stringify(axis)} keepDims ${keepDims}`,
+    kernel: 'Sum',
+    inputs: { x: { values: uniform(r, size(s)), shape: s } },
+    attrs: { axis, keepDims },
+  }));
+}
+
+function maxPoolChecks(seed: number): Check[] {
+  return poolGradChecks(seed, 'MaxPoolGrad').map((c) => ({
+    name: c.name,
+    kernel: 'MaxPool',
+    inputs: { x: c.inputs.input },
+    attrs: c.attrs,
+  }));
+}
+
 const SUITES: Array<{ kernel: string; checks: () => Check[] }> = [
   { kernel: 'Conv2DBackpropFilter', checks: () => filterGradChecks(11, false) },
   { kernel: 'Conv2DBackpropInput', checks: () => inputGradChecks(12, false) },
@@ -325,6 +382,13 @@ const SUITES: Array<{ kernel: string; checks: () => Check[] }> = [
   { kernel: 'UnsortedSegmentSum', checks: () => segmentSumChecks(19) },
   { kernel: 'BatchMatMul', checks: () => matMulChecks(20, false) },
   { kernel: '_FusedMatMul', checks: () => matMulChecks(21, true) },
+  { kernel: 'Add', checks: () => binaryChecks(25, 'Add') },
+  { kernel: 'Sub', checks: () => binaryChecks(26, 'Sub') },
+  { kernel: 'Multiply', checks: () => binaryChecks(27, 'Multiply') },
+  { kernel: 'Relu', checks: () => unaryChecks(28, 'Relu') },
+  { kernel: 'Step', checks: () => unaryChecks(29, 'Step') },
+  { kernel: 'Sum', checks: () => sumChecks(30) },
+  { kernel: 'MaxPool', checks: () => maxPoolChecks(38) },
 ];
 
 /** Stock kernels on the training path that are checked too (they are kept, not replaced). */

@@ -91,7 +91,8 @@ export function installKernel(config: KernelConfig): void {
 export function uninstallKernels(backendName: string): void {
   for (const name of installedKernels(backendName)) {
     const current = getKernel(name, backendName);
-    if (current != null && projectConfigs.has(current)) unregisterKernel(name, backendName);
+    if (current == null || !projectConfigs.has(current)) continue; // replaced by someone else since: leave it
+    unregisterKernel(name, backendName);
     const stock = stockConfigs.get(key(name, backendName));
     if (stock) registerKernel(stock);
   }
