@@ -18,7 +18,19 @@ const PER_EDGE = 2;
 const BATCH = 32;
 const MODEL = 'cnn-mnist';
 
-async function federated(): Promise<{ samplesPerSec: number; roundMs: number; rounds: number; backend: string }> {
+interface FederatedFigures {
+  samplesPerSec: number;
+  roundMs: number;
+  rounds: number;
+  backend: string;
+  /** Mean per round: the slowest device's compute, the slowest edge's, the cloud's. */
+  deviceComputeMs: number;
+  edgeComputeMs: number;
+  cloudComputeMs: number;
+  bytesPerRound: number;
+}
+
+async function federated(): Promise<FederatedFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'hsfl-bench-fed-'));
   const db = join(dir, 'hsfl.sqlite');
   const fed = new LocalFederation({
@@ -36,8 +48,13 @@ async function federated(): Promise<{ samplesPerSec: number; roundMs: number; ro
       const m = store.listRoundMetrics(done.runId);
       const span = m[m.length - 1]!.endedAt - m[0]!.endedAt;
       const samples = m.slice(1).reduce((a, r) => a + r.samples, 0);
-      const roundMs = m.slice(1).reduce((a, r) => a + r.roundMs, 0) / (m.length - 1);
-      return { samplesPerSec: samples / (span / 1000), roundMs, rounds: m.length, backend: String(listening.backend) };
+      const rest = m.slice(1);
+      const mean = (f: (r: (typeof m)[number]) => number) => rest.reduce((a, r) => a + f(r), 0) / rest.length;
+      return {
+        samplesPerSec: samples / (span / 1000), roundMs: mean((r) => r.roundMs), rounds: m.length, backend: String(listening.backend),
+        deviceComputeMs: mean((r) => r.deviceComputeMs), edgeComputeMs: mean((r) => r.edgeComputeMs), cloudComputeMs: mean((r) => r.cloudComputeMs),
+        bytesPerRound: mean((r) => r.bytesDeviceEdgeUp + r.bytesEdgeDeviceDown + r.bytesEdgeCloudUp + r.bytesCloudEdgeDown),
+      };
     } finally {
       store.close();
     }
@@ -99,6 +116,7 @@ export async function run(): Promise<Record<string, unknown>> {
     'three-tier (7 processes)': { 'samples/s': fed.samplesPerSec.toFixed(0), 'ms per step/round': fed.roundMs.toFixed(1), backend: fed.backend },
   });
   console.log(`three-tier / centralized throughput: ${result.efficiency.toFixed(3)} (overhead factor ${result.overheadRatio.toFixed(2)}x)`);
+  console.log(`per round: device compute ${fed.deviceComputeMs.toFixed(1)} ms (slowest), edge ${fed.edgeComputeMs.toFixed(1)} ms, cloud ${fed.cloudComputeMs.toFixed(1)} ms, ${(fed.bytesPerRound / 1e6).toFixed(2)} MB on the wire`);
   const outDir = fileURLToPath(new URL('../../bench-results/', import.meta.url));
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'federation.json'), JSON.stringify(result, null, 2));

@@ -152,7 +152,7 @@ describe('dashboard end to end in headless Chromium', function () {
     await waitForAttr(page, 'round-counter', 'data-round', '>=', 150, 60000);
     const file = await snap('running-later');
     // docs/images/dashboard.png is refreshed on request only, so that a test run leaves the tree clean.
-    if (process.env.HSFL_UPDATE_SCREENSHOT === '1' || !existsSync(DOCS_SHOT)) {
+    if (process.env.UPDATE_DOCS_SCREENSHOT === '1' || !existsSync(DOCS_SHOT)) {
       mkdirSync(join(ROOT, 'docs', 'images'), { recursive: true });
       copyFileSync(file, DOCS_SHOT);
     }

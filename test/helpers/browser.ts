@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
-/** Debian's chromium (.ci/run installs it); HSFL_CHROMIUM overrides the path. */
-export const CHROMIUM = process.env.HSFL_CHROMIUM ?? '/usr/bin/chromium';
+/** Debian's chromium (.ci/run installs it); CHROMIUM_PATH overrides the path. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -20,7 +20,7 @@ export interface Browser {
 /** Headless chromium with a new, empty profile that is deleted on close. */
 export async function launchBrowser(viewport = { width: 1440, height: 1000 }): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`no chromium at ${CHROMIUM}: install Debian's chromium (sudo apt-get install chromium; .ci/run does) or set HSFL_CHROMIUM`);
+    throw new Error(`no chromium at ${CHROMIUM}: install Debian's chromium (sudo apt-get install chromium; .ci/run does) or set CHROMIUM_PATH`);
   }
   const profile = mkdtempSync(join(tmpdir(), 'hsfl-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {

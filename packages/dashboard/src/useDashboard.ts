@@ -70,8 +70,9 @@ export function useDashboard(onUnauthorized: () => void) {
 
   const refreshRun = useCallback(async (id: string) => {
     try {
-      const rv = await api.get<RunView>(`/api/runs/${encodeURIComponent(id)}`);
-      if (selected.current === id) setState((s) => ({ ...s, runView: rv }));
+      const enc = encodeURIComponent(id);
+      const [rv, plan] = await Promise.all([api.get<RunView>(`/api/runs/${enc}`), api.get<PlanView>(`/api/runs/${enc}/plan`)]);
+      if (selected.current === id) setState((s) => ({ ...s, runView: rv, plan }));
     } catch (err) {
       fail(err);
     }
