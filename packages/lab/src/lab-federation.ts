@@ -167,3 +167,42 @@ export class LabFederation {
     return this.closed;
   }
 }
+
+/** What `meanRoundMsOverCycles` reads of a stored round (RoundMetrics has these fields). */
+export interface RoundTime {
+  round: number;
+  planVersion: number;
+  roundMs: number;
+}
+
+/**
+ * Mean measured round time of one plan, over whole aggregation cycles: the
+ * rounds of plan version `planVersion` (applied at round `appliedAt`, intervals
+ * i1, i2), without the first `skip` rounds under it and without the run's last
+ * round (forced to sync), starting at a cycle boundary and cut to a whole
+ * number of cycles of lcm(i1, i2) rounds, since sync rounds are longer (and a
+ * device-sync round's download lands in the next round). Undefined when not
+ * one whole cycle is left.
+ */
+export function meanRoundMsOverCycles(
+  metrics: readonly RoundTime[],
+  plan: { planVersion: number; appliedAt: number; i1: number; i2: number },
+  skip = 0,
+): { meanMs: number; rounds: number; first: number; last: number } | undefined {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const cycle = (plan.i1 * plan.i2) / gcd(plan.i1, plan.i2);
+  const lastRound = metrics.reduce((m, r) => Math.max(m, r.round), -1);
+  // Plan-relative round k = round - appliedAt + 1; a cycle starts where (k - 1) % cycle === 0.
+  const mine = metrics.filter((r) => r.planVersion === plan.planVersion && r.round !== lastRound && r.round - plan.appliedAt >= skip);
+  let start = mine.findIndex((r) => (r.round - plan.appliedAt) % cycle === 0);
+  if (start < 0) return undefined;
+  const body = mine.slice(start);
+  // Only consecutive rounds (a gap would break the cycle alignment).
+  let n = 1;
+  while (n < body.length && body[n]!.round === body[n - 1]!.round + 1) n++;
+  const whole = Math.floor(n / cycle) * cycle;
+  if (whole === 0) return undefined;
+  const used = body.slice(0, whole);
+  start = used[0]!.round;
+  return { meanMs: used.reduce((a, r) => a + r.roundMs, 0) / whole, rounds: whole, first: start, last: used[whole - 1]!.round };
+}
