@@ -36,6 +36,17 @@ export function showRunText(db: string, runId: string): string {
       `nodes: ${nodes.map((n) => `${n.nodeId} (${n.role}${n.parentId ? ` under ${n.parentId}` : ''}, ${n.status})`).join(', ') || '-'}`,
       `${metrics.length} rounds recorded`,
     ];
+    const capacity = store.latestCapacity(runId);
+    if (capacity.length) {
+      const rows = capacity.map((c) => {
+        const r = c.report as { role?: string; backend?: string; fwdMsPerSample?: number[]; bwdMsPerSample?: number[]; upBytesPerSec?: number; downBytesPerSec?: number; rttMs?: number; memFreeBytes?: number };
+        const sum = (xs?: number[]) => (xs ?? []).reduce((a, b) => a + b, 0);
+        const rate = (b?: number) => (b && b > 0 ? `${((b * 8) / 1e6).toFixed(1)}` : '-');
+        return [c.nodeId, r.role ?? '-', r.backend ?? '-', (sum(r.fwdMsPerSample) + sum(r.bwdMsPerSample)).toFixed(3), rate(r.upBytesPerSec), rate(r.downBytesPerSec),
+          r.rttMs !== undefined && r.role !== 'cloud' ? r.rttMs.toFixed(1) : '-', r.memFreeBytes ? `${(r.memFreeBytes / 2 ** 30).toFixed(1)}` : '-'];
+      });
+      lines.push('measured capacity (latest per node):', table(['node', 'role', 'backend', 'train ms/sample', 'up Mbit/s', 'down Mbit/s', 'rtt ms', 'free GiB'], rows));
+    }
     const tested = metrics.filter((m) => m.testAccuracy !== null);
     if (tested.length) {
       lines.push(table(['round', 'loss', 'train acc', 'test acc', 'round ms'], tested.map((m) => [
