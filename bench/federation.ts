@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LocalFederation } from '@hsfl/lab';
 import { DEFAULT_TRIAL, Store } from '@hsfl/cloud-coordinator';
-import { initBackend, loadMnist, partition, BatchIterator, SubModel, modelInfo, tf } from '@hsfl/runtime';
+import { initBackend, loadMnist, partition, BatchIterator, SubModel, modelInfo, tf, concatBatches } from '@hsfl/runtime';
 
 const ROUNDS = 150;
 const EDGES = 2;
@@ -73,17 +73,7 @@ async function centralized(): Promise<{ samplesPerSec: number; stepMs: number; b
   const iters = shards.map((s, i) => new BatchIterator(train, s, BATCH, i + 1));
   const model = SubModel.create(MODEL, 0, modelInfo(MODEL).numUnits, 1);
   const step = () => {
-    const bs = iters.map((it) => it.next());
-    const n = bs.reduce((a, b) => a + b.n, 0);
-    const per = bs[0]!.x.length / bs[0]!.n;
-    const x = new Float32Array(n * per);
-    const y = new Int32Array(n);
-    let off = 0;
-    for (const b of bs) {
-      x.set(b.x, off * per);
-      y.set(b.y, off);
-      off += b.n;
-    }
+    const { x, y, n } = concatBatches(iters.map((it) => it.next()));
     const xt = tf.tensor(x, [n, ...model.inputShape()]);
     const yt = tf.tensor1d(y, 'int32');
     model.trainTop(xt, yt, 0.05, false);

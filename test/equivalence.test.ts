@@ -1,25 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { tf, SubModel, BatchIterator, modelInfo, fedAvg, initBackend } from '@hsfl/runtime';
+import { tf, SubModel, BatchIterator, modelInfo, fedAvg, initBackend, concatBatches } from '@hsfl/runtime';
 import { startInProcess, maxAbsDiff, deviceSeed } from './helpers/inproc.js';
 
 const MODEL = 'cnn-mnist';
 const BATCH = 8;
 const LR = 0.05;
 const SEED = 3;
-
-function concatBatches(bs: { x: Float32Array; y: Int32Array; n: number }[]) {
-  const n = bs.reduce((a, b) => a + b.n, 0);
-  const per = bs[0]!.x.length / bs[0]!.n;
-  const x = new Float32Array(n * per);
-  const y = new Int32Array(n);
-  let off = 0;
-  for (const b of bs) {
-    x.set(b.x, off * per);
-    y.set(b.y, off);
-    off += b.n;
-  }
-  return { x, y, n };
-}
 
 function trainStep(model: SubModel, b: { x: Float32Array; y: Int32Array; n: number }): void {
   const x = tf.tensor(b.x, [b.n, ...model.inputShape()]);

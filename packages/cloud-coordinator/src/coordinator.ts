@@ -8,7 +8,7 @@ import {
   type LogLike, type MessageOf,
 } from '@hsfl/protocol';
 import {
-  tf, SubModel, fedAvg, modelInfo, assembleWeights, evaluate, exportCheckpoint, modelSizes, tierWeightShapes, measureCompute, modelProfile, type Dataset,
+  tf, SubModel, fedAvg, modelInfo, assembleWeights, evaluate, exportCheckpoint, modelSizes, tierWeightShapes, measureCompute, modelProfile, concatBatches, type Dataset,
 } from '@hsfl/runtime';
 import { optimize, defaultSurrogateParams, shouldReplan, formatPlanReport, type PlanResult } from '@hsfl/planner';
 import type { Store, RunRow } from './store/index.js';
@@ -768,15 +768,7 @@ export class Coordinator extends EventEmitter {
     const per = inShape.reduce((x, y) => x * y, 1);
     const total = ids.reduce((x, id) => x + r.acts.get(id)!.n, 0);
     const t0 = performance.now();
-    const xData = new Float32Array(total * per);
-    const labels = new Int32Array(total);
-    let off = 0;
-    for (const id of ids) {
-      const p = r.acts.get(id)!;
-      xData.set(p.data, off * per);
-      labels.set(p.labels, off);
-      off += p.n;
-    }
+    const { x: xData, y: labels } = concatBatches(ids.map((id) => { const p = r.acts.get(id)!; return { x: p.data, y: p.labels, n: p.n }; }));
     r.slices = ids.map((id) => ({ id, n: r.acts.get(id)!.n }));
     r.participants = ids.reduce((x, id) => x + r.acts.get(id)!.slices, 0);
     r.acts.clear();
@@ -792,7 +784,7 @@ export class Coordinator extends EventEmitter {
     r.samples = total;
     r.computeMs += performance.now() - t0;
     r.phaseStartedAt = performance.now();
-    off = 0;
+    let off = 0;
     for (const s of r.slices) {
       const link = this.edges.get(s.id);
       const slice = dx.subarray(off * per, (off + s.n) * per);

@@ -1,6 +1,7 @@
 import type { MessageOf } from '@hsfl/protocol';
 import type { SubModel } from '@hsfl/runtime';
 import type { TrialConfig } from './config.js';
+import type { RoundMetrics } from './store/index.js';
 
 export type Plan = NonNullable<MessageOf<'hsfl:welcome'>['plan']>;
 
@@ -65,26 +66,8 @@ export interface CloudRound {
   resolve: (m: RoundResult) => void;
 }
 
-export interface RoundResult {
-  round: number;
-  samples: number;
-  loss: number;
-  trainAccuracy: number;
-  roundMs: number;
-  deviceComputeMs: number;
-  edgeComputeMs: number;
-  cloudComputeMs: number;
-  edgeWaitMs: number;
-  cloudWaitMs: number;
-  bytesDeviceEdgeUp: number;
-  bytesEdgeDeviceDown: number;
-  bytesEdgeCloudUp: number;
-  bytesCloudEdgeDown: number;
-  devices: number;
-  lateDevices: number;
-  syncedDevices: boolean;
-  syncedEdges: boolean;
-}
+/** What one round measured: a store row without what the loop adds (plan version, test scores, end time). */
+export type RoundResult = Omit<RoundMetrics, 'planVersion' | 'testAccuracy' | 'testLoss' | 'endedAt'>;
 
 export interface RunSummary {
   runId: string;

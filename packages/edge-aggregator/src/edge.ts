@@ -8,7 +8,7 @@ import {
   MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor, codecName, LinkProber, answerProbes,
   type ByteTotals, type LogLike, type MessageOf,
 } from '@hsfl/protocol';
-import { tf, SubModel, fedAvg, modelInfo, modelSizes, tierWeightShapes, measureCompute } from '@hsfl/runtime';
+import { tf, SubModel, fedAvg, modelInfo, modelSizes, tierWeightShapes, measureCompute, concatBatches } from '@hsfl/runtime';
 
 type Plan = NonNullable<MessageOf<typeof EVENTS.welcome>['plan']>;
 
@@ -492,15 +492,7 @@ export class EdgeAggregator extends EventEmitter {
     const t0 = performance.now();
     const parts = ids.map((id) => r.acts.get(id)!);
     const total = parts.reduce((a, p) => a + p.n, 0);
-    const per = inShape.reduce((a, b) => a * b, 1);
-    const xData = new Float32Array(total * per);
-    const labels = new Int32Array(total);
-    let off = 0;
-    for (const p of parts) {
-      xData.set(p.data, off * per);
-      labels.set(p.labels, off);
-      off += p.n;
-    }
+    const { x: xData, y: labels } = concatBatches(parts.map((p) => ({ x: p.data, y: p.labels, n: p.n })));
     r.slices = ids.map((id) => ({ id, n: r.acts.get(id)!.n }));
     r.acts.clear();
     const x = tf.tensor(xData, [total, ...inShape]);

@@ -62,3 +62,27 @@ export class BatchIterator {
     return { x, y, n };
   }
 }
+
+/** One batch of flat samples, as BatchIterator yields them. */
+export interface Batch {
+  x: Float32Array;
+  y: Int32Array;
+  n: number;
+}
+
+/** Concatenates batches along the sample axis, in the order given (what an edge or the cloud does with its children's). */
+export function concatBatches(bs: readonly Batch[]): Batch {
+  if (bs.length === 0) throw new Error('concatBatches needs at least one batch');
+  const n = bs.reduce((a, b) => a + b.n, 0);
+  const per = bs[0]!.x.length / bs[0]!.n;
+  const x = new Float32Array(n * per);
+  const y = new Int32Array(n);
+  let off = 0;
+  for (const b of bs) {
+    if (b.x.length !== b.n * per) throw new Error(`batch of ${b.n} samples has ${b.x.length} values, expected ${b.n * per}`);
+    x.set(b.x, off * per);
+    y.set(b.y, off);
+    off += b.n;
+  }
+  return { x, y, n };
+}
