@@ -8,10 +8,13 @@ import { planText } from './plan-command.js';
 
 const d = DEFAULT_TRIAL;
 
+// Started by the lab launcher: exit when it goes away (its pipe on stdin closes).
+if (process.env.HSFL_LAB_PARENT_PIPE === '1') process.stdin.on('end', () => process.exit(0)).resume();
+
 await yargs(hideBin(process.argv))
   .scriptName('hsfl-coordinator')
-  .usage('$0 <command> [options]\n\nThe hsfl cloud coordinator. Every option can also be given as an environment variable HSFL_<OPTION> (e.g. HSFL_TOKEN, HSFL_C1) or in a JSON file given with --config.')
-  .env('HSFL')
+  .usage('$0 <command> [options]\n\nThe hsfl cloud coordinator. Every option can also be given as an environment variable HSFL_COORDINATOR_<OPTION> (e.g. HSFL_COORDINATOR_TOKEN, HSFL_COORDINATOR_C1) or in a JSON file given with --config.')
+  .env('HSFL_COORDINATOR')
   .config('config', 'JSON file with any of these options')
   .option('db', { type: 'string', default: 'runs/hsfl.sqlite', describe: 'SQLite file of the store' })
   .command(
@@ -21,8 +24,8 @@ await yargs(hideBin(process.argv))
       .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on for edges' })
       .option('port', { type: 'number', default: 7000, describe: 'port to listen on (0: any free port)' })
       .option('token', { type: 'string', demandOption: true, describe: 'join token edges must present' })
-      .option('admin-token', { type: 'string', describe: 'operator token for the API and dashboard with control rights (HSFL_ADMIN_TOKEN; generated and printed when absent)' })
-      .option('viewer-token', { type: 'string', describe: 'read-only operator token for the API, dashboard and /metrics (HSFL_VIEWER_TOKEN; generated and printed when absent)' })
+      .option('admin-token', { type: 'string', describe: 'operator token for the API and dashboard with control rights (HSFL_COORDINATOR_ADMIN_TOKEN; generated and printed when absent)' })
+      .option('viewer-token', { type: 'string', describe: 'read-only operator token for the API, dashboard and /metrics (HSFL_COORDINATOR_VIEWER_TOKEN; generated and printed when absent)' })
       .option('name', { type: 'string', default: d.name, describe: 'run name' })
       .option('model', { type: 'string', default: d.model, describe: 'model from the zoo (mlp-mnist, cnn-mnist, ...)' })
       .option('c1', { type: 'number', default: d.c1, describe: 'first cut: devices hold units [0, c1)' })

@@ -87,6 +87,8 @@ export class Coordinator extends EventEmitter {
   private lastGlobal?: Float32Array[];
   /** Latest measured capacity of every node that reported, the cloud's own included. */
   readonly capacity = new Map<string, CapacitySnapshot>();
+  /** Devices the operator removed from the current run (their edge keeps them out). */
+  private readonly removedDevices = new Set<string>();
   port = 0;
 
   constructor(private readonly opts: CoordinatorOptions) {
@@ -210,6 +212,7 @@ export class Coordinator extends EventEmitter {
     dev.dispose();
     edge.dispose();
     this.active = a;
+    this.removedDevices.clear();
     this.opts.store.addPlan({ runId, version: 1, plan, prediction: null, reason: 'configured' });
     this.event('info', 'run_created', `run ${runId} (${trial.name}) begins: ${trial.model}, cuts (${trial.c1}, ${trial.c2}), intervals (${trial.i1}, ${trial.i2})`, null, { plan });
     for (const e of this.edges.values()) {
@@ -284,6 +287,7 @@ export class Coordinator extends EventEmitter {
     edge.peer.send(EVENTS.nodeStatus, {
       nodeId: deviceId, role: Role.ROLE_DEVICE, parentId: edge.id, connected: false, reason: 'removed by the operator',
     });
+    this.removedDevices.add(deviceId);
     if (this.active) this.opts.store.setNodeStatus(this.active.id, deviceId, 'removed');
     this.event('warn', 'node_removed', `device ${deviceId} removed by the operator`, deviceId);
   }
@@ -527,7 +531,7 @@ export class Coordinator extends EventEmitter {
     } else {
       if (!link.devices.delete(m.nodeId)) return;
       if (this.active) this.active.fleetChanged = true;
-      if (this.active) this.opts.store.setNodeStatus(this.active.id, m.nodeId, 'disconnected');
+      if (this.active && !this.removedDevices.has(m.nodeId)) this.opts.store.setNodeStatus(this.active.id, m.nodeId, 'disconnected');
       this.event('warn', 'node_left', `device ${m.nodeId} left edge ${link.id}: ${m.reason}`, m.nodeId);
     }
     this.emit('topology', this.topology());

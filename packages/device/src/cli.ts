@@ -8,8 +8,8 @@ import { createLogger } from './log.js';
 
 const argv = yargs(hideBin(process.argv))
   .scriptName('hsfl-device')
-  .usage('$0 [options]\n\nThe hsfl device agent: trains the bottom layers of the model on this machine\'s data, in step with its edge aggregator.\nEvery option can also be given as an environment variable HSFL_<OPTION> (e.g. HSFL_EDGE) or in a JSON file given with --config.')
-  .env('HSFL')
+  .usage('$0 [options]\n\nThe hsfl device agent: trains the bottom layers of the model on this machine\'s data, in step with its edge aggregator.\nEvery option can also be given as an environment variable HSFL_DEVICE_<OPTION> (e.g. HSFL_DEVICE_EDGE, HSFL_DEVICE_TOKEN) or in a JSON file given with --config.')
+  .env('HSFL_DEVICE')
   .config('config', 'JSON file with any of these options')
   .option('edge', { type: 'string', demandOption: true, describe: 'address of the edge aggregator, e.g. http://10.0.0.2:7100' })
   .option('token', { type: 'string', demandOption: true, describe: 'join token the edge expects' })
@@ -37,6 +37,9 @@ const argv = yargs(hideBin(process.argv))
   .parseSync();
 
 const log = createLogger('hsfl-device', argv.logLevel);
+
+// Started by the lab launcher: exit when it goes away (its pipe on stdin closes).
+if (process.env.HSFL_LAB_PARENT_PIPE === '1') process.stdin.on('end', () => process.exit(0)).resume();
 
 function progress(kind: string, detail: Record<string, unknown>): void {
   if (argv.progress === 'jsonl') process.stdout.write(JSON.stringify({ type: kind, id: argv.id, ...detail }) + '\n');

@@ -8,8 +8,8 @@ import { createLogger } from './log.js';
 
 const argv = yargs(hideBin(process.argv))
   .scriptName('hsfl-edge')
-  .usage('$0 [options]\n\nThe hsfl edge aggregator: serves its devices, trains the middle layers, and talks to the cloud coordinator.\nEvery option can also be given as an environment variable HSFL_<OPTION> (e.g. HSFL_CLOUD) or in a JSON file given with --config.')
-  .env('HSFL')
+  .usage('$0 [options]\n\nThe hsfl edge aggregator: serves its devices, trains the middle layers, and talks to the cloud coordinator.\nEvery option can also be given as an environment variable HSFL_EDGE_<OPTION> (e.g. HSFL_EDGE_CLOUD, HSFL_EDGE_TOKEN) or in a JSON file given with --config.')
+  .env('HSFL_EDGE')
   .config('config', 'JSON file with any of these options')
   .option('cloud', { type: 'string', demandOption: true, describe: 'address of the cloud coordinator, e.g. http://10.0.0.1:7000' })
   .option('token', { type: 'string', demandOption: true, describe: 'join token the cloud expects' })
@@ -32,6 +32,9 @@ const argv = yargs(hideBin(process.argv))
   .parseSync();
 
 const log = createLogger('hsfl-edge', argv.logLevel);
+
+// Started by the lab launcher: exit when it goes away (its pipe on stdin closes).
+if (process.env.HSFL_LAB_PARENT_PIPE === '1') process.stdin.on('end', () => process.exit(0)).resume();
 
 async function main(): Promise<void> {
   const backend = await initBackend({ preferred: argv.backend });

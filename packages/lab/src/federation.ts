@@ -87,8 +87,8 @@ export class LocalFederation {
       ...common,
     ];
     const env: NodeJS.ProcessEnv = {};
-    if (this.o.adminToken) env.HSFL_ADMIN_TOKEN = this.o.adminToken;
-    if (this.o.viewerToken) env.HSFL_VIEWER_TOKEN = this.o.viewerToken;
+    if (this.o.adminToken) env.HSFL_COORDINATOR_ADMIN_TOKEN = this.o.adminToken;
+    if (this.o.viewerToken) env.HSFL_COORDINATOR_VIEWER_TOKEN = this.o.viewerToken;
     this.coordinator = new ManagedProcess('coordinator', cliPath('@hsfl/cloud-coordinator'), coordArgs, join(this.o.logDir, 'coordinator.log'), env);
     const listening = await this.coordinator.waitFor((m) => m.type === 'listening', timeout, 'listening');
     this.cloudPort = Number(listening.port);

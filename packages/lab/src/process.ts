@@ -31,8 +31,10 @@ export class ManagedProcess extends EventEmitter {
     super();
     this.log = createWriteStream(logFile, { flags: 'a' });
     this.child = spawn(launch ? launch.command : process.execPath, launch ? [...launch.argsPrefix, script, ...args] : [script, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
+      // stdin stays open as a lifeline: the role CLIs exit when it closes,
+      // so no process outlives a launcher that was killed.
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, HSFL_LAB_PARENT_PIPE: '1', ...env },
     });
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       let msg: ProgressLine;
