@@ -72,22 +72,35 @@ export class LinkProber {
     });
   }
 
-  async measure(opts: { bytes?: number; reps?: number; timeoutMs?: number } = {}): Promise<LinkMeasurement> {
-    const bytes = Math.min(opts.bytes ?? 256 * 1024, MAX_PROBE_BYTES);
+  /**
+   * Each repetition times an empty exchange, an upload and a download back
+   * to back, so a passing load spike affects all three alike; the rates are
+   * medians of (payload / (transfer - empty round trip)). While a transfer
+   * takes less than `minTransferMs` (a fast link, loopback) the payload is
+   * quadrupled, up to MAX_PROBE_BYTES, so the rate is not timer noise.
+   */
+  async measure(opts: { bytes?: number; reps?: number; timeoutMs?: number; minTransferMs?: number } = {}): Promise<LinkMeasurement> {
+    let bytes = Math.min(opts.bytes ?? 256 * 1024, MAX_PROBE_BYTES);
     const reps = opts.reps ?? 3;
     const timeoutMs = opts.timeoutMs ?? 60000;
-    const rtts: number[] = [];
-    for (let i = 0; i < reps + 2; i++) rtts.push(await this.exchange(0, 0, timeoutMs));
-    const rtt = median(rtts);
-    const ups: number[] = [];
-    const downs: number[] = [];
-    for (let i = 0; i < reps; i++) {
-      ups.push(await this.exchange(bytes, 0, timeoutMs));
-      downs.push(await this.exchange(0, bytes, timeoutMs));
+    const minTransferMs = opts.minTransferMs ?? 20;
+    for (let i = 0; i < 2; i++) await this.exchange(0, 0, timeoutMs);
+    for (;;) {
+      const rtts: number[] = [];
+      const ups: number[] = [];
+      const downs: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        const empty = await this.exchange(0, 0, timeoutMs);
+        rtts.push(empty);
+        ups.push(Math.max((await this.exchange(bytes, 0, timeoutMs)) - empty, 0.01));
+        downs.push(Math.max((await this.exchange(0, bytes, timeoutMs)) - empty, 0.01));
+      }
+      const up = median(ups);
+      const down = median(downs);
+      if (Math.min(up, down) >= minTransferMs || bytes >= MAX_PROBE_BYTES) {
+        return { rttMs: median(rtts), upBytesPerSec: bytes / (up / 1000), downBytesPerSec: bytes / (down / 1000) };
+      }
+      bytes = Math.min(bytes * 4, MAX_PROBE_BYTES);
     }
-    // The transfer time is what a payload adds to an empty round trip; floor
-    // it at a microsecond so loopback does not divide by zero.
-    const rate = (t: number) => bytes / (Math.max(t - rtt, 0.001) / 1000);
-    return { rttMs: rtt, upBytesPerSec: rate(median(ups)), downBytesPerSec: rate(median(downs)) };
   }
 }
