@@ -37,7 +37,7 @@ export const DEFAULT_TRIAL: TrialConfig = {
   i1: 2,
   i2: 4,
   batchSize: 32,
-  lr: 0.05,
+  lr: 0.1,
   rounds: 300,
   evalEvery: 20,
   seed: 1,

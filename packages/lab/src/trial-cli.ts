@@ -67,13 +67,22 @@ const fed = new LocalFederation({
 const pct = (x: unknown) => (typeof x === 'number' ? `${(x * 100).toFixed(2)}%` : '-');
 const started = Date.now();
 let lastLine = 0;
+let lastFleet = '';
+let finished = false;
 
 function show(m: ProgressLine): void {
+  if (finished) return;
+  if (m.type === 'done') finished = true;
   if (m.type === 'listening') {
     process.stdout.write(`coordinator up: run ${m.runId}, backend ${m.backend}\n`);
   } else if (m.type === 'topology') {
     const edges = m.edges as { id: string; devices: { id: string }[] }[];
-    process.stdout.write(`fleet: ${edges.map((e) => `${e.id} <- ${e.devices.length} devices`).join(', ')}\n`);
+    const fleet = edges.map((e) => `${e.id} <- ${e.devices.length} devices`).join(', ');
+    if (fleet !== lastFleet) process.stdout.write(`fleet: ${fleet || '(no edges)'}\n`);
+    lastFleet = fleet;
+  } else if (m.type === 'plan') {
+    const p = m.plan as Record<string, number>;
+    if (p.version > 1) process.stdout.write(`planner: now cuts (${p.c1}, ${p.c2}), intervals (${p.i1}, ${p.i2}) (plan v${p.version})\n`);
   } else if (m.type === 'round') {
     const r = Number(m.round) + 1;
     const hasTest = m.testAccuracy !== undefined;
