@@ -132,7 +132,7 @@ export class DeviceAgent extends EventEmitter {
     this.sub = undefined;
   }
 
-  private onWelcome(m: MessageOf<typeof EVENTS.welcome>): void {
+  private onWelcome(m: MessageOf<typeof EVENTS.welcome>): Promise<void> | void {
     const plan = m.plan;
     if (!plan) throw new ProtocolError('malformed', 'welcome without a plan');
     const info = modelInfo(plan.model);
@@ -163,7 +163,11 @@ export class DeviceAgent extends EventEmitter {
     this.dropPending();
     this.opts.log.info({ runId: m.runId, plan: plan.version, c1: plan.c1, c2: plan.c2, i1: plan.i1, batch: plan.batchSize, nextRound: m.nextRound }, newRun ? 'joined run' : 'plan changed');
     this.opts.onEvent?.(newRun ? 'joined' : 'plan', { runId: m.runId, plan: plan.version, c1: plan.c1 });
-    if (newRun) void this.reportCapacity(plan.model, plan.batchSize);
+    // On joining a run the mailbox waits for the measurement, so this device
+    // takes part in no round meanwhile: probes sharing the link with round
+    // traffic (and a profile sharing the CPU with training) measure the
+    // contention, not the node (docs/planner.md, "Measured in the lab").
+    if (newRun) return this.reportCapacity(plan.model, plan.batchSize);
   }
 
   /**
