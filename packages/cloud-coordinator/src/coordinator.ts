@@ -20,6 +20,11 @@ export type { Plan, PlanChange, RoundResult, RunSummary } from './run-state.js';
 
 const NODE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
+function lcm(a: number, b: number): number {
+  const gcd = (x: number, y: number): number => (y === 0 ? x : gcd(y, x % y));
+  return (a * b) / gcd(a, b);
+}
+
 function modelSizesProfile(model: string) {
   return modelProfile(model).units.map((u) => ({ name: u.name, paramBytes: u.paramBytes, outputBytesPerSample: u.outputBytesPerSample }));
 }
@@ -299,7 +304,17 @@ export class Coordinator extends EventEmitter {
     try {
       await this.waitForFleet(a);
       await this.measureCloud(a);
-      if (t.planner === 'auto') await this.waitForCapacity(a);
+      if (t.planner === 'auto') {
+        await this.waitForCapacity(a);
+        // Plan from the measured capacity at once (the gradient statistics
+        // still default to parameter shares), so the warm-up already runs on
+        // a sensible split; the plan is refined after the warm-up.
+        try {
+          this.replan('initial plan from measured capacity');
+        } catch (err) {
+          this.event('warn', 'replan_failed', `no initial plan (${(err as Error).message}); warming up on the configured one`);
+        }
+      }
       this.opts.store.setRunStatus(a.id, 'running');
       this.opts.store.markPlanApplied(a.id, 1, 0);
       this.emit('status', { runId: a.id, status: 'running' });
@@ -603,8 +618,10 @@ export class Coordinator extends EventEmitter {
     const { topology, missing } = buildTopology(a.plan.model, a.plan.batchSize, { edges: this.topology() }, this.capacity);
     if (missing.length) throw new Error(`no capacity measured yet for ${missing.join(', ')}`);
     if (topology.devices.length === 0) throw new Error('no devices to plan for');
-    const result = optimize(topology, this.surrogate(a), { minC1: 1 });
+    const params = this.surrogate(a);
+    const result = optimize(topology, params, { minC1: 1 });
     const prediction = {
+      G2: params.G2,
       predictedRoundMs: result.predictedRoundMs, rounds: result.rounds, objective: result.objective, breakdown: result.breakdown,
       runnersUp: result.runnersUp, report: formatPlanReport(result, topology),
     };
@@ -658,10 +675,18 @@ export class Coordinator extends EventEmitter {
     if (r + 1 === t.warmupRounds) reason = 'after warm-up';
     else if (r + 1 > t.warmupRounds && a.fleetChanged) reason = 'the fleet changed';
     else if (a.prediction && a.plan.version === a.prediction.planVersion && r >= a.prediction.since) {
+      // Sync rounds are longer than the others, and the prediction is the
+      // mean over a whole aggregation cycle: compare means over whole cycles.
+      const cycle = Math.min(30, lcm(a.plan.i1, a.plan.i2));
       a.recentRoundMs.push(roundMs);
-      if (a.recentRoundMs.length > 20) a.recentRoundMs.shift();
-      if (a.recentRoundMs.length >= 10 && r - a.lastPlannedRound >= 30 && shouldReplan(a.prediction.predictedRoundMs, a.recentRoundMs, t.replanThreshold)) {
-        reason = `round time drifted from the predicted ${a.prediction.predictedRoundMs.toFixed(0)} ms`;
+      if (a.recentRoundMs.length > Math.max(3 * cycle, 12)) a.recentRoundMs.shift();
+      const cycles = Math.floor(a.recentRoundMs.length / cycle);
+      if (cycles >= 2 && a.recentRoundMs.length >= 10 && r - a.lastPlannedRound >= 30) {
+        const recent = a.recentRoundMs.slice(a.recentRoundMs.length - cycles * cycle);
+        const means = Array.from({ length: cycles }, (_, k) => recent.slice(k * cycle, (k + 1) * cycle).reduce((x, y) => x + y, 0) / cycle);
+        if (shouldReplan(a.prediction.predictedRoundMs, means, t.replanThreshold)) {
+          reason = `round time drifted from the predicted ${a.prediction.predictedRoundMs.toFixed(0)} ms`;
+        }
       }
     }
     if (!reason) return;

@@ -2,3 +2,5 @@ export * from './coordinator.js';
 export * from './config.js';
 export * from './store/index.js';
 export { testDataFor } from './serve.js';
+export { storedTopology, planText } from './plan-command.js';
+export { buildTopology, type CapacitySnapshot } from './planning.js';

@@ -53,6 +53,16 @@ export function planText(o: PlanCommandOptions): string {
     throw new Error('give --run <id> (plan from a stored run\'s capacity) or --topology <file.json>');
   }
   const params = defaultSurrogateParams(topo.model.units);
+  if (o.run && !o.topology) {
+    // Use the per-layer gradient profile measured in the run's warm-up, when its plans recorded one.
+    const store = Store.open(o.db);
+    try {
+      const g2 = store.listPlans(o.run).map((p) => (p.prediction as { G2?: number[] } | null)?.G2).filter((g): g is number[] => Array.isArray(g) && g.length === topo.model.units.length).pop();
+      if (g2) params.G2 = g2;
+    } finally {
+      store.close();
+    }
+  }
   const opts = { minC1: o.minC1, iMax: o.iMax };
   const result = optimize(topo, params, opts);
   const lines = [`plan for ${source}: ${topo.devices.length} devices, ${topo.edges.length} edges, ${topo.model.units.length} units, batch ${topo.batchSize}`, '', formatPlanReport(result, topo)];
