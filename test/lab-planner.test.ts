@@ -153,7 +153,9 @@ describe('the planner in the lab: predicted vs measured round time on an unequal
       const plans = run.store.listPlans(run.runId);
       assert.ok(plans.length >= 2, `the planner switched plans (plans: ${JSON.stringify(plans.map((p) => p.plan))})`);
       const chosen = plans[1]!;
-      assert.match(chosen.reason, /warm-up/);
+      // The planner plans from measured capacity before round 0 (applied from
+      // round 1) and refines after the warm-up; either may be the first switch.
+      assert.match(chosen.reason, /initial plan from measured capacity|warm-up/);
       assert.ok(chosen.appliedAtRound !== null);
       const stored = chosen.plan as Plan;
       const plan: Plan = { c1: stored.c1, c2: stored.c2, i1: stored.i1, i2: stored.i2 };
