@@ -17,7 +17,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LabFederation, NetLab, meanRoundMsOverCycles, type LabNodeSpec } from '@hsfl/lab';
-import { DEFAULT_TRIAL, Store, type TrialConfig, type RoundMetrics } from '@hsfl/cloud-coordinator';
+import { DEFAULT_TRIAL, Store, storedTopology, type TrialConfig, type RoundMetrics } from '@hsfl/cloud-coordinator';
 import { defaultSurrogateParams, optimize, oracle, predictRound, roundsToTarget, type Plan, type Topology } from '@hsfl/planner';
 
 const MODEL = 'cnn-mnist';
@@ -40,14 +40,6 @@ const BASELINES: { name: string; plan: Plan; what: string }[] = [
   { name: 'middle-cut', plan: { c1: 2, c2: 5, i1: 1, i2: 1 }, what: 'fixed middle cut, I1 = I2 = 1' },
   { name: 'one-layer', plan: { c1: 1, c2: 6, i1: 1, i2: 1 }, what: 'one layer on devices, the rest but the head on edges, I1 = I2 = 1' },
 ];
-
-type StoredTopology = (store: Store, runId: string) => Topology;
-
-/** storedTopology is in plan-command.js, next to @hsfl/cloud-coordinator's main file (not in its exports map). */
-async function loadStoredTopology(): Promise<StoredTopology> {
-  const url = new URL('./plan-command.js', import.meta.resolve('@hsfl/cloud-coordinator'));
-  return ((await import(url.href)) as { storedTopology: StoredTopology }).storedTopology;
-}
 
 interface PlanRun {
   name: string;
@@ -84,7 +76,7 @@ const fmtPlan = (p: Plan) => `(${p.c1},${p.c2}) I=(${p.i1},${p.i2})`;
 
 /** Runs one trial on the lab fleet until TARGET, the end of `rounds`, or `capMs` of training; returns what the store says. */
 async function runPlan(
-  name: string, what: string, trial: Partial<TrialConfig>, capMs: number, storedTopology: StoredTopology,
+  name: string, what: string, trial: Partial<TrialConfig>, capMs: number,
 ): Promise<{ result: PlanRun; topology: Topology }> {
   const dir = mkdtempSync(join(tmpdir(), `hsfl-bench-planner-${name}-`));
   const db = join(dir, 'hsfl.sqlite');
@@ -173,13 +165,12 @@ export async function run(): Promise<Record<string, unknown>> {
     writeFileSync(join(outDir, 'planner.json'), JSON.stringify(skipped, null, 2));
     return skipped;
   }
-  const storedTopology = await loadStoredTopology();
   const t0 = Date.now();
   console.log(`time to ${TARGET} test accuracy, ${MODEL}, batch 32/device, dirichlet alpha 0.5, seeds 1; devices: ${FLEET.flatMap((e) => e.devices).map((d) => `${d.cpuFraction} core ${d.upMbit}/${d.downMbit} Mbit`).join(', ')}`);
 
   // 1. The planner, from the default configured plan.
   const planner = await runPlan('planner', `--planner auto (warm-up ${DEFAULT_TRIAL.warmupRounds} rounds on ${fmtPlan(DEFAULT_TRIAL)})`,
-    { planner: 'auto' }, PLANNER_CAP_MS, storedTopology);
+    { planner: 'auto' }, PLANNER_CAP_MS);
   const cap = Math.min(MAX_CAP_MS, Math.max(MIN_CAP_MS, CAP_FACTOR * (planner.result.reached ? planner.result.timeToTargetMs : PLANNER_CAP_MS)));
 
   // 2. The oracle on the capacity the planner run measured. The warm-up's gradient
@@ -188,11 +179,11 @@ export async function run(): Promise<Record<string, unknown>> {
   const params = defaultSurrogateParams(topo.model.units);
   const best = oracle(topo, params, { minC1: 1 });
   const opt = optimize(topo, params, { minC1: 1 });
-  const oracleRun = await runPlan('oracle', 'exhaustive search on the stored capacity, run fixed', { ...best.plan, planner: 'off' }, cap, storedTopology);
+  const oracleRun = await runPlan('oracle', 'exhaustive search on the stored capacity, run fixed', { ...best.plan, planner: 'off' }, cap);
 
   // 3. Fixed baselines.
   const baselines: PlanRun[] = [];
-  for (const b of BASELINES) baselines.push((await runPlan(b.name, b.what, { ...b.plan, planner: 'off' }, cap, storedTopology)).result);
+  for (const b of BASELINES) baselines.push((await runPlan(b.name, b.what, { ...b.plan, planner: 'off' }, cap)).result);
 
   const all = [planner.result, oracleRun.result, ...baselines];
   const L = topo.model.units.length;

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LabFederation, NetLab, meanRoundMsOverCycles, type LabNodeSpec } from '@hsfl/lab';
-import { Store, DEFAULT_TRIAL, type TrialConfig } from '@hsfl/cloud-coordinator';
+import { Store, DEFAULT_TRIAL, storedTopology, type TrialConfig } from '@hsfl/cloud-coordinator';
 import { predictRound, type Breakdown, type Plan, type Topology } from '@hsfl/planner';
 
 /** 2 edges in the root namespace; 4 devices with unequal CPU quotas and symmetric links (Mbit/s). */
@@ -18,18 +18,6 @@ const FLEET: { edge?: LabNodeSpec; devices: LabNodeSpec[] }[] = [
   { devices: [{ cpuFraction: 0.25, upMbit: 4, downMbit: 4 }, { cpuFraction: 0.15, upMbit: 2, downMbit: 2 }] },
 ];
 const TOLERANCE = 0.25;
-
-type StoredTopology = (store: Store, runId: string) => Topology;
-
-/**
- * `storedTopology` (the topology `hsfl-coordinator plan --run` plans from)
- * lives in plan-command.js, which @hsfl/cloud-coordinator's exports map does
- * not list; it sits next to the package's main file.
- */
-async function loadStoredTopology(): Promise<StoredTopology> {
-  const url = new URL('./plan-command.js', import.meta.resolve('@hsfl/cloud-coordinator'));
-  return ((await import(url.href)) as { storedTopology: StoredTopology }).storedTopology;
-}
 
 interface LabRun {
   runId: string;
@@ -118,7 +106,6 @@ function checkLinks(topo: Topology): void {
 
 describe('the planner in the lab: predicted vs measured round time on an unequal fleet', function () {
   this.timeout(8 * 60 * 1000);
-  let storedTopology: StoredTopology;
 
   before(async function () {
     const support = await NetLab.available();
@@ -126,7 +113,6 @@ describe('the planner in the lab: predicted vs measured round time on an unequal
       console.log(`    skipped: NetLab is not available here: ${support.why}`);
       this.skip();
     }
-    storedTopology = await loadStoredTopology();
   });
 
   it('a fixed plan (planner off): predictRound on the stored capacity is within 25% of the measured mean round time', async () => {

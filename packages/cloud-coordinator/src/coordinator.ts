@@ -3,7 +3,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket as ServerSocket } from 'socket.io';
 import {
-  EVENTS, Mailbox, Peer, ProtocolError, checkHeader, checkLabels, checkWeights, encodeTensor, expectTensor,
+  EVENTS, Mailbox, Peer, ProtocolError, checkHeader, checkLabels, checkWeights, checkCapacityFigures, encodeTensor, expectTensor,
   MAX_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor, codecValue, codecName, answerProbes,
   type LogLike, type MessageOf,
 } from '@hsfl/protocol';
@@ -565,10 +565,7 @@ export class Coordinator extends EventEmitter {
     } catch {
       throw new ProtocolError('malformed', `unknown model ${m.model}`);
     }
-    for (const xs of [m.fwdMsPerSample, m.bwdMsPerSample, m.peakBytes]) {
-      if (xs.length !== L || xs.some((v) => !Number.isFinite(v) || v < 0)) throw new ProtocolError('bad_shape', `capacity needs ${L} finite, non-negative values per unit`);
-    }
-    for (const v of [m.upBytesPerSec, m.downBytesPerSec, m.rttMs]) if (!Number.isFinite(v) || v < 0) throw new ProtocolError('not_finite', 'link figures must be finite and >= 0');
+    checkCapacityFigures(m, L);
     const snap: CapacitySnapshot = {
       nodeId: m.nodeId, role: own ? 'edge' : 'device', parentId: own ? 'cloud' : link.id, backend: m.backend, host: m.host, model: m.model,
       batchSize: m.batchSize, fwdMsPerSample: [...m.fwdMsPerSample], bwdMsPerSample: [...m.bwdMsPerSample], peakBytes: [...m.peakBytes],

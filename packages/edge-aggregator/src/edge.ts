@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Server, type Socket as ServerSocket } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import {
-  EVENTS, Mailbox, Peer, ProtocolError, checkHeader, checkLabels, checkWeights, encodeTensor, expectTensor,
+  EVENTS, Mailbox, Peer, ProtocolError, checkHeader, checkLabels, checkWeights, checkCapacityFigures, encodeTensor, expectTensor,
   MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor, codecName, LinkProber, answerProbes,
   type ByteTotals, type LogLike, type MessageOf,
 } from '@hsfl/protocol';
@@ -225,10 +225,7 @@ export class EdgeAggregator extends EventEmitter {
   private onDeviceCapacity(link: DeviceLink, m: MessageOf<typeof EVENTS.capacityReport>): void {
     if (m.nodeId !== link.id || m.role !== Role.ROLE_DEVICE) throw new ProtocolError('malformed', 'a device reports its own capacity only');
     const L = modelInfo(m.model).numUnits;
-    for (const xs of [m.fwdMsPerSample, m.bwdMsPerSample, m.peakBytes]) {
-      if (xs.length !== L || xs.some((v) => !Number.isFinite(v) || v < 0)) throw new ProtocolError('bad_shape', `capacity needs ${L} finite, non-negative values per unit`);
-    }
-    for (const v of [m.upBytesPerSec, m.downBytesPerSec, m.rttMs]) if (!Number.isFinite(v) || v < 0) throw new ProtocolError('not_finite', 'link figures must be finite and >= 0');
+    checkCapacityFigures(m, L);
     if (this.cloud?.connected) this.cloudPeer!.send(EVENTS.capacityReport, { ...m, parentId: this.opts.id });
   }
 

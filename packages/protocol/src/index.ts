@@ -15,7 +15,7 @@ export {
   type TensorLike, type TensorInfo, type DecodeTensorOptions,
 } from './tensor.js';
 export {
-  checkHeader, expectTensor, checkLabels, checkWeights, allFinite, firstNonFinite,
+  checkHeader, expectTensor, checkLabels, checkWeights, checkCapacityFigures, allFinite, firstNonFinite,
   type ExpectedHeader, type TensorSpec,
 } from './validate.js';
 export {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  allFinite, checkHeader, checkLabels, checkWeights, encodeTensor, expectTensor, firstNonFinite,
+  checkCapacityFigures, allFinite, checkHeader, checkLabels, checkWeights, encodeTensor, expectTensor, firstNonFinite,
 } from './index.js';
 import { rng, randomFloats, throwsCode } from './test-helpers.js';
 
@@ -88,5 +88,27 @@ describe('validation helpers', () => {
     const e = throwsCode(() => checkWeights([good[0]!, null], shapes), 'bad_tensor');
     assert.match(e.message, /weights\[1\]/);
     assert.deepEqual(checkWeights([], []), []);
+  });
+});
+
+describe('checkCapacityFigures', () => {
+  const report = () => ({
+    nodeId: 'd', role: 0, parentId: 'e', backend: 'wasm', host: 'h', model: 'm', batchSize: 32,
+    fwdMsPerSample: [0.1, 0.2], bwdMsPerSample: [0.3, 0.4], peakBytes: [10, 20], memTotalBytes: 1, memFreeBytes: 1,
+    upBytesPerSec: 1e6, downBytesPerSec: 1e6, rttMs: 2, cpus: 2, measuredAtMs: 0,
+  }) as unknown as Parameters<typeof checkCapacityFigures>[0];
+
+  it('accepts one finite value per unit and finite link figures; refuses wrong lengths, NaN and negatives', () => {
+    checkCapacityFigures(report(), 2);
+    assert.throws(() => checkCapacityFigures(report(), 3), (e: unknown) => (e as { code: string }).code === 'bad_shape');
+    const nan = report();
+    nan.bwdMsPerSample[1] = Number.NaN;
+    assert.throws(() => checkCapacityFigures(nan, 2), (e: unknown) => (e as { code: string }).code === 'bad_shape');
+    const neg = report();
+    neg.rttMs = -1;
+    assert.throws(() => checkCapacityFigures(neg, 2), (e: unknown) => (e as { code: string }).code === 'not_finite');
+    const inf = report();
+    inf.upBytesPerSec = Infinity;
+    assert.throws(() => checkCapacityFigures(inf, 2), (e: unknown) => (e as { code: string }).code === 'not_finite');
   });
 });

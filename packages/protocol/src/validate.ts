@@ -1,6 +1,6 @@
 // Validation helpers the roles apply to decoded messages. Pure: no I/O, no
 // socket.io. Each throws ProtocolError with the code the peer gets back.
-import type { Header, HeaderInit } from './generated/hsfl.js';
+import type { CapacityReport, Header, HeaderInit } from './generated/hsfl.js';
 import { ProtocolError } from './errors.js';
 import {
   decodeTensor, type DecodedTensor, type DecodedTensorOf, type FloatTensor, type TensorDType, type TensorLike,
@@ -143,3 +143,18 @@ export function checkWeights(tensors: readonly (TensorLike | null | undefined)[]
 }
 
 export type { DecodedTensor };
+
+/**
+ * A CapacityReport's figures: one finite, non-negative value per unit of the
+ * model for compute and peak memory, and finite, non-negative link figures.
+ */
+export function checkCapacityFigures(m: CapacityReport, numUnits: number): void {
+  for (const xs of [m.fwdMsPerSample, m.bwdMsPerSample, m.peakBytes]) {
+    if (xs.length !== numUnits || xs.some((v) => !Number.isFinite(v) || v < 0)) {
+      throw new ProtocolError('bad_shape', `capacity needs ${numUnits} finite, non-negative values per unit`);
+    }
+  }
+  for (const v of [m.upBytesPerSec, m.downBytesPerSec, m.rttMs]) {
+    if (!Number.isFinite(v) || v < 0) throw new ProtocolError('not_finite', 'link figures must be finite and >= 0');
+  }
+}
