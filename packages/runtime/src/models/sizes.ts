@@ -12,7 +12,26 @@ export function tierWeightShapes(model: string, start: number, end: number): num
  * that crosses a link (at the plan's cuts, or at any unit boundary), and the
  * element count of all its weights.
  */
-export function modelSizes(model: string, cuts?: { c1: number; c2: number }): { maxActivationElementsPerSample: number; weightElements: number } {
+export interface ModelSizes {
+  maxActivationElementsPerSample: number;
+  weightElements: number;
+}
+
+// Roles ask for these on every received message (to bound its size); they
+// depend only on the model and the cuts, so they are computed once.
+const sizesCache = new Map<string, Readonly<ModelSizes>>();
+
+export function modelSizes(model: string, cuts?: { c1: number; c2: number }): ModelSizes {
+  const key = cuts ? `${model}:${cuts.c1}:${cuts.c2}` : model;
+  let hit = sizesCache.get(key);
+  if (!hit) {
+    hit = computeModelSizes(model, cuts);
+    sizesCache.set(key, hit);
+  }
+  return { ...hit };
+}
+
+function computeModelSizes(model: string, cuts?: { c1: number; c2: number }): ModelSizes {
   const L = modelInfo(model).numUnits;
   let maxAct = 0;
   const boundaries = cuts ? [cuts.c1, cuts.c2] : Array.from({ length: L + 1 }, (_, k) => k);
