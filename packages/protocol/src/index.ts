@@ -15,7 +15,7 @@ export {
   type TensorLike, type TensorInfo, type DecodeTensorOptions,
 } from './tensor.js';
 export {
-  checkHeader, expectTensor, checkLabels, checkWeights, checkCapacityFigures, allFinite, firstNonFinite,
+  checkHeader, expectTensor, checkLabels, checkWeights, checkCapacityFigures, checkFigure, allFinite, firstNonFinite,
   type ExpectedHeader, type TensorSpec,
 } from './validate.js';
 export {
@@ -27,3 +27,4 @@ export {
   type PeerOptions, type LogLike, type ByteTotals, type SocketLike,
 } from './peer.js';
 export { LinkProber, answerProbes, MAX_PROBE_BYTES, type LinkMeasurement } from './probe.js';
+export { NODE_ID_PATTERN, CLOUD_ID, MAX_BATCH_SIZE, isNodeId, checkNodeId, isBatchSize, checkBatchSize } from './identity.js';

@@ -10,7 +10,7 @@ const header = (round = 3) => ({ runId: 'run-42', planVersion: 5, round, sender:
 
 const plan = {
   runId: 'run-42', version: 5, model: 'mnist-cnn', c1: 2, c2: 5, i1: 1, i2: 4, batchSize: 32, lr: 0.5,
-  rounds: 100, evalEvery: 10, codec: Codec.CODEC_FP16, seed: 7, deadlineMs: 30000,
+  rounds: 100, evalEvery: 10, codec: Codec.CODEC_FP16, seed: 7, deadlineMs: 30000, aggregator: 'fedavg',
 };
 
 /** A message with every field set to a non-default value, for every event. */
@@ -41,6 +41,7 @@ function fixtures(): { [E in EventName]: MessageInitOf<E> } {
     [EVENTS.heartbeat]: { nodeId: 'dev-1', timeMs: 1764150000123 },
     [EVENTS.error]: { code: 'stale', message: 'round 2 is over', event: EVENTS.activations, header: header(2) },
     [EVENTS.runEnd]: { runId: 'run-42', reason: 'finished' },
+    [EVENTS.goodbye]: { reason: 'coordinator restarting', permanent: true },
     [EVENTS.nodeStatus]: {
       nodeId: 'dev-9', role: Role.ROLE_DEVICE, parentId: 'edge-1', connected: true, backend: 'cpu',
       numSamples: 1000, host: 'jetson', reason: 'joined',

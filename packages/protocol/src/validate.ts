@@ -158,3 +158,13 @@ export function checkCapacityFigures(m: CapacityReport, numUnits: number): void 
     if (!Number.isFinite(v) || v < 0) throw new ProtocolError('not_finite', 'link figures must be finite and >= 0');
   }
 }
+
+/**
+ * A figure a child reports about a round (times, byte counts, gradient
+ * norms): finite and >= 0, else 'not_finite'. One bad figure refuses the
+ * whole message; it never reaches the store, the planner or the run.
+ */
+export function checkFigure(v: number, what: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ProtocolError('not_finite', `${what} must be a finite number >= 0, got ${String(v)}`);
+  return v;
+}

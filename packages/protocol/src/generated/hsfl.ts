@@ -141,6 +141,10 @@ export const descriptor = {
             "deadlineMs": {
               "type": "uint32",
               "id": 14
+            },
+            "aggregator": {
+              "type": "string",
+              "id": 15
             }
           }
         },
@@ -398,6 +402,18 @@ export const descriptor = {
             }
           }
         },
+        "Goodbye": {
+          "fields": {
+            "reason": {
+              "type": "string",
+              "id": 1
+            },
+            "permanent": {
+              "type": "bool",
+              "id": 2
+            }
+          }
+        },
         "NodeStatus": {
           "fields": {
             "nodeId": {
@@ -643,6 +659,11 @@ export interface Plan {
   codec: Codec;
   seed: number;
   deadlineMs: number;
+  /**
+   * How copies of a tier are combined at a sync (tier engine's Aggregator
+   * registry); empty means "fedavg".
+   */
+  aggregator: string;
 }
 /** What encodeMessage accepts for Plan: omitted scalars take their proto3 default. */
 export interface PlanInit {
@@ -660,6 +681,7 @@ export interface PlanInit {
   codec?: Codec;
   seed?: number;
   deadlineMs?: number;
+  aggregator?: string;
 }
 
 /** child -> parent, first message after connecting. */
@@ -866,6 +888,22 @@ export interface RunEndInit {
 }
 
 /**
+ * A parent closing a child's connection says why. Unless `permanent`, the
+ * child keeps reconnecting with backoff (the parent is restarting); with
+ * `permanent` the federation is gone for good for this node (removed by the
+ * operator, revoked) and it stops trying.
+ */
+export interface Goodbye {
+  reason: string;
+  permanent: boolean;
+}
+/** What encodeMessage accepts for Goodbye: omitted scalars take their proto3 default. */
+export interface GoodbyeInit {
+  reason?: string;
+  permanent?: boolean;
+}
+
+/**
  * edge -> cloud: a device under this edge joined, left or changed. Lets the
  * coordinator keep the whole topology (and its store) up to date.
  */
@@ -1002,6 +1040,7 @@ export interface Messages {
   Heartbeat: Heartbeat;
   ErrorReply: ErrorReply;
   RunEnd: RunEnd;
+  Goodbye: Goodbye;
   NodeStatus: NodeStatus;
   CapacityRequest: CapacityRequest;
   CapacityReport: CapacityReport;
@@ -1025,6 +1064,7 @@ export interface MessageInits {
   Heartbeat: HeartbeatInit;
   ErrorReply: ErrorReplyInit;
   RunEnd: RunEndInit;
+  Goodbye: GoodbyeInit;
   NodeStatus: NodeStatusInit;
   CapacityRequest: CapacityRequestInit;
   CapacityReport: CapacityReportInit;
@@ -1033,4 +1073,4 @@ export interface MessageInits {
 }
 
 /** Names of all message types, as in the .proto. */
-export type MessageTypeName = "Tensor" | "Header" | "Plan" | "Hello" | "Welcome" | "RoundStart" | "Slice" | "Activations" | "Gradients" | "RoundDone" | "Weights" | "EvalReport" | "Heartbeat" | "ErrorReply" | "RunEnd" | "NodeStatus" | "CapacityRequest" | "CapacityReport" | "Probe" | "ProbeReply";
+export type MessageTypeName = "Tensor" | "Header" | "Plan" | "Hello" | "Welcome" | "RoundStart" | "Slice" | "Activations" | "Gradients" | "RoundDone" | "Weights" | "EvalReport" | "Heartbeat" | "ErrorReply" | "RunEnd" | "Goodbye" | "NodeStatus" | "CapacityRequest" | "CapacityReport" | "Probe" | "ProbeReply";
