@@ -203,7 +203,7 @@ export class Coordinator extends EventEmitter {
     const info = modelInfo(trial.model);
     const plan: Plan = {
       runId, version: 1, model: trial.model, c1: trial.c1, c2: trial.c2, i1: trial.i1, i2: trial.i2, batchSize: trial.batchSize,
-      lr: trial.lr, rounds: trial.rounds, evalEvery: trial.evalEvery, codec: codecValue(trial.codec), seed: trial.seed, deadlineMs: trial.deadlineMs,
+      lr: trial.lr, rounds: trial.rounds, evalEvery: trial.evalEvery, codec: codecValue(trial.codec), seed: trial.seed, deadlineMs: trial.deadlineMs, aggregator: 'fedavg',
     };
     const dev = SubModel.create(trial.model, 0, trial.c1, trial.seed);
     const edge = SubModel.create(trial.model, trial.c1, trial.c2, trial.seed);
