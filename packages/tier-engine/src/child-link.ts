@@ -1,0 +1,215 @@
+// The server half of a link: what a tier does with the children that
+// connect to it (an edge with its devices, the cloud with its edges). It
+// owns the socket.io server, the hello (token, role, id rule), the rule for
+// a second connection under a taken id, the joined guard every message
+// handler goes through, and leaving. The role supplies what is particular to
+// it through the callbacks.
+import type { Server as HttpServer } from 'node:http';
+import { Server, type Socket as ServerSocket } from 'socket.io';
+import {
+  EVENTS, Peer, ProtocolError, checkNodeId, answerProbes, encodeMessage, MAX_MESSAGE_BYTES,
+  type ByteTotals, type EventName, type LogLike, type Mailbox, type MessageOf, type Role,
+} from '@hsfl/protocol';
+
+/** socket.io event a parent sends to check that the holder of an id is still there; the child acks it. */
+export const ALIVE_EVENT = 'hsfl:alive';
+
+export type Hello = MessageOf<typeof EVENTS.hello>;
+
+export interface ChildLink {
+  readonly id: string;
+  readonly peer: Peer;
+  readonly socket: ServerSocket;
+  readonly hello: Hello;
+  readonly address: string;
+}
+
+export interface ChildLinksOptions {
+  /** For logs: 'device' or 'edge'. */
+  childName: string;
+  role: Role;
+  token: string;
+  log: LogLike;
+  mailbox: Mailbox;
+  /** Largest accepted message, read per message. */
+  maxBytes: () => number;
+  /** Transport cap (socket.io maxHttpBufferSize). */
+  transportBytes?: number;
+  totals?: ByteTotals;
+  /** Further admission rules of the role (removed ids, capacity); throw a ProtocolError to refuse. */
+  admit?: (hello: Hello, replacing: boolean) => void;
+  /** A child joined (after hello); runs in the mailbox. */
+  onJoin: (link: ChildLink) => void;
+  /** A joined child left: disconnected, replaced by a new connection, or sent away. Runs in the mailbox. */
+  onLeave: (link: ChildLink, reason: string) => void;
+  /** A connection that has not said hello by then is closed (default 10 s). */
+  helloTimeoutMs?: number;
+  /** How long the holder of an id has to answer the liveness check (default 2 s). */
+  aliveTimeoutMs?: number;
+}
+
+type Handler<E extends EventName> = (link: ChildLink, m: MessageOf<E>) => void | Promise<void>;
+
+export class ChildLinks {
+  private server?: Server;
+  private readonly links = new Map<string, ChildLink>();
+  private readonly handlers: { event: EventName; handler: Handler<EventName> }[] = [];
+  private closing = false;
+
+  constructor(private readonly o: ChildLinksOptions) {}
+
+  /** Joined children by id. */
+  get all(): ReadonlyMap<string, ChildLink> {
+    return this.links;
+  }
+
+  get(id: string): ChildLink | undefined {
+    return this.links.get(id);
+  }
+
+  /** Handles `event` from joined children only ('not_joined' otherwise, and for a replaced connection). */
+  on<E extends EventName>(event: E, handler: Handler<E>): this {
+    this.handlers.push({ event, handler: handler as unknown as Handler<EventName> });
+    return this;
+  }
+
+  attach(http: HttpServer): Server {
+    this.server = new Server(http, {
+      maxHttpBufferSize: this.o.transportBytes ?? MAX_MESSAGE_BYTES,
+      serveClient: false,
+      pingInterval: 5000,
+      pingTimeout: 10000,
+    });
+    this.server.on('connection', (socket) => this.onConnection(socket));
+    return this.server;
+  }
+
+  /** Sends a Goodbye and closes the child's connection; it leaves at once. */
+  sendAway(link: ChildLink, reason: string, permanent: boolean): void {
+    if (this.links.get(link.id) === link) {
+      this.links.delete(link.id);
+      this.o.onLeave(link, reason);
+    }
+    link.peer.send(EVENTS.goodbye, { reason, permanent });
+    // Let the Goodbye reach the child before the close does.
+    setTimeout(() => link.socket.disconnect(true), 100).unref();
+  }
+
+  /** Tells every child why and closes the server. */
+  async close(reason: string, permanent: boolean): Promise<void> {
+    this.closing = true;
+    const server = this.server;
+    if (!server) return;
+    for (const s of server.sockets.sockets.values()) {
+      try {
+        s.emit(EVENTS.goodbye, encodeGoodbye(reason, permanent));
+      } catch {
+        /* a socket closing under us */
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100).unref());
+    server.disconnectSockets(true);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private onConnection(socket: ServerSocket): void {
+    if (this.closing) {
+      socket.disconnect(true);
+      return;
+    }
+    const o = this.o;
+    let link: ChildLink | undefined;
+    const address = socket.handshake.address;
+    const peer = new Peer(socket, { name: `${o.childName}@${address}`, log: o.log, mailbox: o.mailbox, maxBytes: o.maxBytes, totals: o.totals });
+    const helloTimer = setTimeout(() => {
+      if (!link) {
+        o.log.warn({ address }, `${o.childName} connection closed: no hello in time`);
+        socket.disconnect(true);
+      }
+    }, o.helloTimeoutMs ?? 10000);
+    helloTimer.unref();
+    peer.onErrorReply((e) => o.log.warn({ child: link?.id, code: e.code, event: e.event, err: e.message }, `${o.childName} reported an error`));
+    let checking = false;
+    const join = (m: Hello, id: string) => {
+      if (socket.disconnected) return;
+      clearTimeout(helloTimer);
+      link = { id, peer, socket, hello: m, address };
+      this.links.set(id, link);
+      o.onJoin(link);
+    };
+    const refuseTaken = (id: string) => {
+      o.log.warn({ child: id, address }, `a second ${o.childName} tried to join under a taken id; refused`);
+      setTimeout(() => socket.disconnect(true), 200).unref();
+      return new ProtocolError('duplicate_id', `${id} is connected and answering; pick another id`);
+    };
+    peer.on(EVENTS.hello, (m) => {
+      if (link || checking) throw new ProtocolError('malformed', 'already joined on this connection');
+      if (m.token !== o.token) {
+        o.log.warn({ address, node: String(m.nodeId).slice(0, 64) }, `${o.childName} presented a wrong join token`);
+        setTimeout(() => socket.disconnect(true), 200).unref();
+        throw new ProtocolError('unauthorized', 'wrong join token');
+      }
+      if (m.role !== o.role) throw new ProtocolError('malformed', `only ${o.childName}s may join here`);
+      const id = checkNodeId(m.nodeId);
+      const holder = this.links.get(id);
+      o.admit?.(m, holder !== undefined);
+      if (!holder) {
+        join(m, id);
+        return;
+      }
+      // Nobody can prove who the real holder is with a shared token, so the
+      // connection that is demonstrably alive keeps the id: a newcomer takes
+      // over only from a holder that no longer answers. The check runs
+      // outside the mailbox so that rounds go on meanwhile.
+      checking = true;
+      void this.answers(holder).then((alive) => o.mailbox.run(() => {
+        checking = false;
+        try {
+          const now = this.links.get(id);
+          if (now && (now !== holder || alive)) throw refuseTaken(id);
+          if (now) {
+            this.links.delete(id);
+            o.log.warn({ child: id }, `${o.childName} reconnected; replacing its silent old connection`);
+            o.onLeave(holder, 'replaced by a new connection');
+            holder.socket.disconnect(true);
+          }
+          join(m, id);
+        } catch (err) {
+          peer.reject(err, EVENTS.hello, null);
+        }
+      }));
+    });
+    for (const { event, handler } of this.handlers) {
+      peer.on(event, (m) => {
+        if (!link || this.links.get(link.id) !== link) throw new ProtocolError('not_joined', 'send hello first');
+        return handler(link, m);
+      });
+    }
+    answerProbes(socket, o.log);
+    socket.on('disconnect', (reason) => {
+      clearTimeout(helloTimer);
+      void o.mailbox.run(() => {
+        if (link && this.links.get(link.id) === link) {
+          this.links.delete(link.id);
+          o.onLeave(link, reason);
+        }
+      });
+    });
+  }
+
+  /** Whether the holder of an id acks a liveness check in time. */
+  private async answers(holder: ChildLink): Promise<boolean> {
+    if (holder.socket.disconnected) return false;
+    try {
+      await holder.socket.timeout(this.o.aliveTimeoutMs ?? 2000).emitWithAck(ALIVE_EVENT);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** A Goodbye as raw bytes: it also reaches sockets that never said hello. */
+function encodeGoodbye(reason: string, permanent: boolean): Uint8Array {
+  return encodeMessage(EVENTS.goodbye, { reason, permanent });
+}
