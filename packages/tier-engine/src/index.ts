@@ -9,3 +9,5 @@ export { periodicSchedule, isFullSync, FULL_SYNC, type SyncSchedule, type SyncFl
 export { ChildLinks, ALIVE_EVENT, type ChildLink, type ChildLinksOptions, type Hello } from './child-link.js';
 export { ParentLink, type ParentLinkOptions } from './parent-link.js';
 export { checkRoundDone, SampleLedger, type RoundReport } from './reports.js';
+export { CapacityReporter, checkCapacityRequest, type CapacityReporterOptions, type CapacityReportInit } from './capacity.js';
+export { checkPlan, planMessageLimit, headerFor } from './plan.js';
