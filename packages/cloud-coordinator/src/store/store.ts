@@ -417,7 +417,7 @@ export class Store {
     });
   }
 
-  /** Delete a run and, by cascade, its nodes, capacity reports, plans, metrics, events and checkpoints. */
+  /** Delete a run and, by cascade, its nodes, capacity reports, plans, metrics, events, model and sync checkpoints. */
   deleteRun(id: string): void {
     this.write('deleteRun', () => {
       const res = this.stmt('DELETE FROM runs WHERE id = ?').run(v.str('run id', id));
