@@ -33,6 +33,7 @@ const CONTROL: [string, string, unknown?][] = [
   ['POST', '/api/runs/RUN/stop'],
   ['POST', '/api/runs/RUN/plan', { c1: 1, c2: 2, i1: 1, i2: 1 }],
   ['POST', '/api/runs/RUN/replan'],
+  ['POST', '/api/runs/RUN/fail'],
   ['DELETE', '/api/nodes/device-00'],
 ];
 
@@ -143,10 +144,47 @@ describe('operations API: authentication and validation (no fleet)', function ()
     for (const action of ['pause', 'resume', 'stop', 'replan']) await expect('POST', `/api/runs/${runId}/${action}`, 409, /is not in progress/);
     await expect('POST', `/api/runs/${runId}/plan`, 409, /is not in progress/, { c1: 1, c2: 2, i1: 1, i2: 1 });
     await expect('POST', `/api/runs/${runId}/plan`, 400, /must have required property 'i2'/, { c1: 1, c2: 2, i1: 1 });
+    await expect('POST', `/api/runs/${runId}/fail`, 409, /is created; only a running or paused run can be marked failed/);
+    await expect('POST', '/api/runs/no-such-run/fail', 404, /no run no-such-run/);
     await expect('DELETE', '/api/nodes/device-99', 404, /no connected device device-99/);
     await expect('GET', `/api/runs/${runId}/model/model.json`, 404, /no stored model/);
     await expect('GET', `/api/runs/${runId}/metrics?sinceRound=abc`, 400, /querystring\.sinceRound/);
     assert.equal(snapshot(f), before);
+  });
+
+  it('marks a run a dead coordinator left running or paused failed (POST /api/runs/:id/fail); refuses it twice', async () => {
+    // What a coordinator killed mid-run leaves behind: runs 'running' and 'paused' that no one drives.
+    for (const id of ['orphan-running', 'orphan-paused']) f.store.createRun({ id, name: id, config: {} });
+    f.store.setRunStatus('orphan-running', 'running');
+    f.store.setRunStatus('orphan-paused', 'running');
+    f.store.setRunStatus('orphan-paused', 'paused');
+
+    for (const body of [{ reason: '' }, { reason: 3 }, { why: 'x' }, ['x']]) {
+      const r = await http(f.base, 'POST', '/api/runs/orphan-running/fail', { auth: ADMIN, body });
+      assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.status} ${r.text}`);
+      assert.match(r.body.message, /body must be empty or \{ "reason"/);
+    }
+    assert.equal(f.store.getRun('orphan-running')!.status, 'running');
+
+    const r = await http(f.base, 'POST', '/api/runs/orphan-running/fail', { auth: ADMIN, body: { reason: 'host lost its disk' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.run.status, 'failed');
+    assert.equal(r.body.run.error, 'host lost its disk');
+    const row = f.store.getRun('orphan-running')!;
+    assert.equal(row.status, 'failed');
+    assert.ok(row.endedAt !== null);
+    const ev = f.store.listEvents({ runId: 'orphan-running' }).filter((e) => e.kind === 'run_marked_failed');
+    assert.equal(ev.length, 1);
+    assert.match(ev[0]!.message, /it was running\): host lost its disk/);
+
+    const p = await http(f.base, 'POST', '/api/runs/orphan-paused/fail', { auth: ADMIN });
+    assert.equal(p.status, 200, p.text);
+    assert.equal(f.store.getRun('orphan-paused')!.error, 'marked failed by the operator through the API');
+
+    const again = await http(f.base, 'POST', '/api/runs/orphan-running/fail', { auth: ADMIN });
+    assert.equal(again.status, 409);
+    assert.match(again.body.message, /is failed; only a running or paused run/);
+    assert.equal(f.store.listEvents({ runId: 'orphan-running' }).filter((e) => e.kind === 'run_marked_failed').length, 1);
   });
 
   it('logs a browser in with an httpOnly SameSite=Strict session cookie, refuses cross-site use, and logs it out', async () => {
@@ -268,6 +306,11 @@ describe('operations API: steering a live federation', function () {
     assert.equal(p.status, 200, p.text);
     assert.equal(p.body.paused, true);
     assert.equal(f.served.coordinator.paused, true);
+    assert.equal(f.store.getRun(runId)!.status, 'paused');
+    // Paused, but driven by this coordinator: not an interrupted run.
+    const fail = await http(f.base, 'POST', `/api/runs/${runId}/fail`, { auth: ADMIN });
+    assert.equal(fail.status, 409, fail.text);
+    assert.match(fail.body.message, /in progress in this coordinator; stop it/);
     assert.equal(f.store.getRun(runId)!.status, 'paused');
     const r = await http(f.base, 'POST', `/api/runs/${runId}/resume`, { auth: ADMIN });
     assert.equal(r.status, 200);

@@ -5,6 +5,7 @@ import { DEFAULT_TRIAL, type TrialConfig } from './config.js';
 import { serve } from './serve.js';
 import { listRunsText, showRunText } from './inspect.js';
 import { planText } from './plan-command.js';
+import { DEFAULT_FAIL_REASON, failRunText } from './fail-run.js';
 
 const d = DEFAULT_TRIAL;
 
@@ -79,6 +80,22 @@ await yargs(hideBin(process.argv))
   .command('show <run>', 'show a run: its plan, metrics and events', (y) => y.positional('run', { type: 'string', demandOption: true }), (a) => {
     process.stdout.write(showRunText(a.db, a.run) + '\n');
   })
+  .command(
+    'fail <run>',
+    'mark a run failed that a coordinator left running or paused (it crashed or was killed) and that will not be resumed; do not use it on a run a live coordinator is driving',
+    (y) => y
+      .positional('run', { type: 'string', demandOption: true })
+      .option('reason', { type: 'string', default: DEFAULT_FAIL_REASON, describe: 'stored as the run\'s error' }),
+    (a) => {
+      try {
+        process.stdout.write(failRunText(a.db, a.run, a.reason) + '\n');
+      } catch (err) {
+        // A refusal is an answer, not a crash: one line, no stack, exit code 1.
+        process.stderr.write(`hsfl-coordinator: ${(err as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    },
+  )
   .demandCommand(0)
   .strict()
   .fail((msg, err, y) => {

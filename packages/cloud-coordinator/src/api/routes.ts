@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DEFAULT_TRIAL, type TrialConfig } from '../config.js';
 import type { Coordinator } from '../coordinator.js';
-import type { RunRow } from '../store/index.js';
+import { StoreError, type RunRow } from '../store/index.js';
+import { DEFAULT_FAIL_REASON, markRunFailed } from '../fail-run.js';
 import { exportCheckpoint, listModels, modelInfo } from '@hsfl/runtime';
 import type { LogLike } from '@hsfl/protocol';
 import { SESSION_COOKIE, type Auth } from './auth.js';
@@ -221,6 +222,29 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     coord.requestStop();
     reply.code(202);
     return { ...runView(coord, getRun(req.params.id)), stopRequested: true };
+  });
+
+  /**
+   * An operator ends a run a coordinator left running or paused (it died) and
+   * will not resume. Never the run this coordinator is driving: stop that one.
+   */
+  app.post<{ Params: IdParams }>('/api/runs/:id/fail', { config: admin, schema: { params: S.runParams } }, async (req) => {
+    const reason = S.optionalReason(req.body, `${DEFAULT_FAIL_REASON} through the API`);
+    const run = getRun(req.params.id);
+    if (coord.runId === run.id) {
+      throw new HttpError(409, `run ${run.id} is in progress in this coordinator; stop it with POST /api/runs/${run.id}/stop instead`);
+    }
+    let failed: RunRow;
+    try {
+      failed = markRunFailed(store, run.id, reason, `the API (${who(req)})`).run;
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'INVALID_TRANSITION') throw new HttpError(409, err.message);
+      if (err instanceof StoreError && err.code === 'UNKNOWN_RUN') throw new HttpError(404, `no run ${run.id}`);
+      throw err;
+    }
+    ctx.log.warn({ runId: run.id, was: run.status, reason, by: who(req) }, 'run marked failed through the API');
+    ctx.live.scheduleOverview();
+    return runView(coord, failed);
   });
 
   app.post<{ Params: IdParams; Body: { c1: number; c2: number; i1: number; i2: number; reason?: string } }>(

@@ -1,5 +1,6 @@
 import { listModels } from '@hsfl/runtime';
 import { DEFAULT_TRIAL } from '../config.js';
+import { HttpError } from './http.js';
 
 /**
  * JSON schemas of the request parts. Bodies are validated strictly: no type
@@ -104,3 +105,18 @@ export const listQuery = {
   additionalProperties: false,
   properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,4}$' } },
 } as const;
+
+/**
+ * A body that may be absent or { "reason": "<1-200 characters>" } (POST
+ * /api/runs/:id/fail). Checked by hand rather than by a body schema because
+ * an absent body must be accepted, which a `type: object` schema refuses.
+ */
+export function optionalReason(body: unknown, fallback: string): string {
+  if (body === undefined || body === null) return fallback;
+  const keys = typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : null;
+  const r = keys ? (body as { reason?: unknown }).reason : undefined;
+  if (!keys || keys.some((k) => k !== 'reason') || (r !== undefined && (typeof r !== 'string' || r.length === 0 || r.length > 200))) {
+    throw new HttpError(400, 'body must be empty or { "reason": "<1-200 characters>" }');
+  }
+  return typeof r === 'string' ? r : fallback;
+}

@@ -14,5 +14,8 @@ export type {
   CapacityRow,
   CheckpointKind,
   CheckpointRow,
+  SyncCheckpointInput,
+  SyncCheckpoint,
+  RollbackResult,
   StoreOptions,
 } from './types.js';

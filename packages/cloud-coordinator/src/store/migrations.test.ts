@@ -25,7 +25,7 @@ describe('store migrations', () => {
       (snap['schema_migrations'] as { version: number }[]).map((r) => r.version),
       MIGRATIONS.map((m) => m.version),
     );
-    for (const t of ['runs', 'nodes', 'capacity_reports', 'plans', 'round_metrics', 'events', 'checkpoints']) {
+    for (const t of ['runs', 'nodes', 'capacity_reports', 'plans', 'round_metrics', 'events', 'checkpoints', 'sync_checkpoints']) {
       assert.ok(t in snap, `table ${t} exists`);
     }
   });

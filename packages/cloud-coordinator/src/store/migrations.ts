@@ -129,6 +129,31 @@ CREATE TABLE checkpoints (
 ) STRICT;
 `,
   },
+  {
+    version: 2,
+    name: 'sync checkpoints for crash-resume',
+    // One row per sync checkpoint: everything the coordinator needs to resume a
+    // run at \`round\` (the next round to run). Each tier's weights are one BLOB of
+    // little-endian float32s, its tensors concatenated; \`*_lengths\` (a JSON array
+    // of element counts) splits it back. The store keeps the latest two per run.
+    up: `
+CREATE TABLE sync_checkpoints (
+  run_id          TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  round           INTEGER NOT NULL CHECK (round >= 0),
+  plan_version    INTEGER NOT NULL CHECK (plan_version >= 0),
+  plan            TEXT    NOT NULL CHECK (json_valid(plan)),
+  state           TEXT    NOT NULL CHECK (json_valid(state)),
+  device_lengths  TEXT    NOT NULL CHECK (json_valid(device_lengths)),
+  device_weights  BLOB    NOT NULL CHECK (length(device_weights) % 4 = 0),
+  edge_lengths    TEXT    NOT NULL CHECK (json_valid(edge_lengths)),
+  edge_weights    BLOB    NOT NULL CHECK (length(edge_weights) % 4 = 0),
+  top_lengths     TEXT    NOT NULL CHECK (json_valid(top_lengths)),
+  top_weights     BLOB    NOT NULL CHECK (length(top_weights) % 4 = 0),
+  created_at      INTEGER NOT NULL,
+  PRIMARY KEY (run_id, round)
+) STRICT;
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -436,13 +436,14 @@ describe('Store', () => {
         s.addRoundMetrics(id, metrics(0));
         s.addEvent({ runId: id, level: 'info', kind: 'k', nodeId: null, message: '', data: null });
         s.saveCheckpoint({ runId: id, round: 0, kind: 'final', modelJson: '{}', weights: Buffer.from([1]), accuracy: null });
+        s.saveSyncCheckpoint(id, { round: 0, planVersion: 1, plan: {}, state: {}, deviceWeights: [], edgeWeights: [], topWeights: [new Float32Array([1])] });
       };
       fill('a');
       fill('b');
       s.addCapacity(null, 'd9', {});
       s.deleteRun('a');
       const snap = snapshot(path);
-      for (const t of ['runs', 'nodes', 'plans', 'round_metrics', 'events', 'checkpoints']) {
+      for (const t of ['runs', 'nodes', 'plans', 'round_metrics', 'events', 'checkpoints', 'sync_checkpoints']) {
         assert.deepEqual(
           new Set((snap[t] as { id?: string; run_id?: string }[]).map((r) => r.run_id ?? r.id)),
           new Set(['b']),

@@ -19,12 +19,19 @@ import {
   type RoundMetrics,
   type RunRow,
   type RunStatus,
+  type RollbackResult,
   type StoreOptions,
+  type SyncCheckpoint,
+  type SyncCheckpointInput,
 } from './types.js';
+import { decodeTier, encodeTier } from './tensors.js';
 import * as v from './validate.js';
 
 const RUN_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const DEFAULT_EVENT_LIMIT = 1000;
+/** Sync checkpoints kept per run: the latest, and one more in case the latest turns out unusable. */
+const SYNC_CHECKPOINTS_KEPT = 2;
+const INTERRUPTIBLE: readonly RunStatus[] = ['running', 'paused'];
 
 let lastIdMs = 0;
 /**
@@ -124,6 +131,21 @@ interface CheckpointDb {
   created_at: number;
 }
 
+interface SyncCheckpointDb {
+  run_id: string;
+  round: number;
+  plan_version: number;
+  plan: string;
+  state: string;
+  device_lengths: string;
+  device_weights: Buffer;
+  edge_lengths: string;
+  edge_weights: Buffer;
+  top_lengths: string;
+  top_weights: Buffer;
+  created_at: number;
+}
+
 const runFromDb = (r: RunDb): RunRow => ({
   id: r.id,
   name: r.name,
@@ -207,6 +229,25 @@ const checkpointFromDb = (r: CheckpointDb): CheckpointRow => ({
   accuracy: r.accuracy,
   createdAt: r.created_at,
 });
+
+const syncCheckpointFromDb = (r: SyncCheckpointDb): SyncCheckpoint => ({
+  runId: r.run_id,
+  round: r.round,
+  planVersion: r.plan_version,
+  plan: v.parseJson('sync checkpoint plan', r.plan),
+  state: v.parseJson('sync checkpoint state', r.state),
+  deviceWeights: decodeTier('device tier', r.device_lengths, r.device_weights),
+  edgeWeights: decodeTier('edge tier', r.edge_lengths, r.edge_weights),
+  topWeights: decodeTier('top tier', r.top_lengths, r.top_weights),
+  createdAt: r.created_at,
+});
+
+/** The two columns of one tier's weights. */
+function tierColumns<T extends string>(tier: T, tensors: unknown): Record<`${T}_lengths`, string> & Record<`${T}_weights`, Buffer> {
+  const { lengths, blob } = encodeTier(`${tier}Weights`, tensors);
+  return { [`${tier}_lengths`]: JSON.stringify(lengths), [`${tier}_weights`]: blob } as Record<`${T}_lengths`, string> &
+    Record<`${T}_weights`, Buffer>;
+}
 
 /**
  * The coordinator's SQLite store. Synchronous (better-sqlite3); one instance
@@ -344,7 +385,39 @@ export class Store {
     });
   }
 
-  /** Delete a run and, by cascade, its nodes, capacity reports, plans, metrics, events and checkpoints. */
+  /**
+   * Runs a coordinator left 'running' or 'paused' — after a crash, the runs to
+   * resume (or to mark failed). Oldest first.
+   */
+  interruptedRuns(): RunRow[] {
+    return this.read('interruptedRuns', () =>
+      (this.stmt(`SELECT * FROM runs WHERE status IN ('running','paused') ORDER BY created_at, rowid`).all() as RunDb[]).map(runFromDb),
+    );
+  }
+
+  /**
+   * An operator gives up on an interrupted run: 'running' or 'paused' becomes
+   * 'failed' with `reason` as its error, atomically (a run that ended or never
+   * started meanwhile is refused with INVALID_TRANSITION and left alone).
+   * The caller must know no live coordinator is driving the run.
+   */
+  failInterruptedRun(runId: string, reason: string): RunRow {
+    return this.write('failInterruptedRun', () => {
+      v.str('run id', runId);
+      const error = v.str('reason', reason, { nonEmpty: true });
+      const cur = this.stmt('SELECT status FROM runs WHERE id = ?').get(runId) as { status: RunStatus } | undefined;
+      if (!cur) throw new StoreError('UNKNOWN_RUN', `unknown run ${runId}`);
+      if (!INTERRUPTIBLE.includes(cur.status)) {
+        throw new StoreError('INVALID_TRANSITION', `run ${runId} is ${cur.status}; only a running or paused run can be marked failed`);
+      }
+      // Overwrites any earlier error text: the operator's reason is why the run ended.
+      this.stmt('UPDATE runs SET error = ? WHERE id = ?').run(error, runId);
+      this.setRunStatus(runId, 'failed');
+      return this.getRun(runId)!;
+    });
+  }
+
+  /** Delete a run and, by cascade, its nodes, capacity reports, plans, metrics, events, model and sync checkpoints. */
   deleteRun(id: string): void {
     this.write('deleteRun', () => {
       const res = this.stmt('DELETE FROM runs WHERE id = ?').run(v.str('run id', id));
@@ -510,43 +583,66 @@ export class Store {
 
   /** Record one round. A round already recorded for the run is refused (DUPLICATE_ROUND) and nothing changes. */
   addRoundMetrics(runId: string, m: RoundMetrics): void {
-    this.write('addRoundMetrics', () => {
-      v.str('runId', runId);
-      if (m === null || typeof m !== 'object') throw new StoreError('INVALID_INPUT', 'addRoundMetrics needs a metrics object');
-      const nonNeg = { min: 0 };
-      const acc = { min: 0, max: 1 };
-      const row = {
-        run_id: runId,
-        round: v.int('round', m.round, 0),
-        plan_version: v.int('planVersion', m.planVersion, 0),
-        samples: v.int('samples', m.samples, 0),
-        loss: v.num('loss', m.loss),
-        train_accuracy: v.num('trainAccuracy', m.trainAccuracy, acc),
-        test_accuracy: v.optNum('testAccuracy', m.testAccuracy, acc),
-        test_loss: v.optNum('testLoss', m.testLoss),
-        round_ms: v.num('roundMs', m.roundMs, nonNeg),
-        device_compute_ms: v.num('deviceComputeMs', m.deviceComputeMs, nonNeg),
-        edge_compute_ms: v.num('edgeComputeMs', m.edgeComputeMs, nonNeg),
-        cloud_compute_ms: v.num('cloudComputeMs', m.cloudComputeMs, nonNeg),
-        edge_wait_ms: v.num('edgeWaitMs', m.edgeWaitMs, nonNeg),
-        cloud_wait_ms: v.num('cloudWaitMs', m.cloudWaitMs, nonNeg),
-        bytes_device_edge_up: v.int('bytesDeviceEdgeUp', m.bytesDeviceEdgeUp, 0),
-        bytes_edge_device_down: v.int('bytesEdgeDeviceDown', m.bytesEdgeDeviceDown, 0),
-        bytes_edge_cloud_up: v.int('bytesEdgeCloudUp', m.bytesEdgeCloudUp, 0),
-        bytes_cloud_edge_down: v.int('bytesCloudEdgeDown', m.bytesCloudEdgeDown, 0),
-        devices: v.int('devices', m.devices, 0),
-        late_devices: v.int('lateDevices', m.lateDevices, 0),
-        synced_devices: v.bool('syncedDevices', m.syncedDevices),
-        synced_edges: v.bool('syncedEdges', m.syncedEdges),
-        ended_at: v.time('endedAt', m.endedAt),
-      };
-      this.requireRun(runId);
-      if (this.stmt('SELECT 1 FROM round_metrics WHERE run_id = ? AND round = ?').get(runId, row.round)) {
-        throw new StoreError('DUPLICATE_ROUND', `run ${runId} already has metrics for round ${row.round}; rounds are recorded once`);
+    this.write('addRoundMetrics', () => this.insertRoundMetrics('addRoundMetrics', runId, m));
+  }
+
+  /**
+   * Record one round and, if given, the sync checkpoint taken after it, in ONE
+   * transaction: both are written or neither (a duplicate round, bad metrics or
+   * a bad checkpoint throw and change nothing). The checkpoint's round must be
+   * metrics.round + 1, the round the run resumes at. Older sync checkpoints of
+   * the run beyond the latest two are pruned in the same transaction.
+   */
+  commitRound(runId: string, metrics: RoundMetrics, checkpoint?: SyncCheckpointInput): void {
+    this.write('commitRound', () => {
+      this.insertRoundMetrics('commitRound', runId, metrics);
+      if (checkpoint === undefined) return;
+      if (checkpoint !== null && typeof checkpoint === 'object' && checkpoint.round !== metrics.round + 1) {
+        throw new StoreError(
+          'INVALID_INPUT',
+          `the checkpoint committed with round ${metrics.round} must resume at round ${metrics.round + 1}, got round ${String(checkpoint.round)}`,
+        );
       }
-      const cols = Object.keys(row);
-      this.stmt(`INSERT INTO round_metrics (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`).run(row);
+      this.insertSyncCheckpoint(runId, checkpoint);
     });
+  }
+
+  private insertRoundMetrics(what: string, runId: string, m: RoundMetrics): void {
+    v.str('runId', runId);
+    if (m === null || typeof m !== 'object') throw new StoreError('INVALID_INPUT', `${what} needs a metrics object`);
+    const nonNeg = { min: 0 };
+    const acc = { min: 0, max: 1 };
+    const row = {
+      run_id: runId,
+      round: v.int('round', m.round, 0),
+      plan_version: v.int('planVersion', m.planVersion, 0),
+      samples: v.int('samples', m.samples, 0),
+      loss: v.num('loss', m.loss),
+      train_accuracy: v.num('trainAccuracy', m.trainAccuracy, acc),
+      test_accuracy: v.optNum('testAccuracy', m.testAccuracy, acc),
+      test_loss: v.optNum('testLoss', m.testLoss),
+      round_ms: v.num('roundMs', m.roundMs, nonNeg),
+      device_compute_ms: v.num('deviceComputeMs', m.deviceComputeMs, nonNeg),
+      edge_compute_ms: v.num('edgeComputeMs', m.edgeComputeMs, nonNeg),
+      cloud_compute_ms: v.num('cloudComputeMs', m.cloudComputeMs, nonNeg),
+      edge_wait_ms: v.num('edgeWaitMs', m.edgeWaitMs, nonNeg),
+      cloud_wait_ms: v.num('cloudWaitMs', m.cloudWaitMs, nonNeg),
+      bytes_device_edge_up: v.int('bytesDeviceEdgeUp', m.bytesDeviceEdgeUp, 0),
+      bytes_edge_device_down: v.int('bytesEdgeDeviceDown', m.bytesEdgeDeviceDown, 0),
+      bytes_edge_cloud_up: v.int('bytesEdgeCloudUp', m.bytesEdgeCloudUp, 0),
+      bytes_cloud_edge_down: v.int('bytesCloudEdgeDown', m.bytesCloudEdgeDown, 0),
+      devices: v.int('devices', m.devices, 0),
+      late_devices: v.int('lateDevices', m.lateDevices, 0),
+      synced_devices: v.bool('syncedDevices', m.syncedDevices),
+      synced_edges: v.bool('syncedEdges', m.syncedEdges),
+      ended_at: v.time('endedAt', m.endedAt),
+    };
+    this.requireRun(runId);
+    if (this.stmt('SELECT 1 FROM round_metrics WHERE run_id = ? AND round = ?').get(runId, row.round)) {
+      throw new StoreError('DUPLICATE_ROUND', `run ${runId} already has metrics for round ${row.round}; rounds are recorded once`);
+    }
+    const cols = Object.keys(row);
+    this.stmt(`INSERT INTO round_metrics (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`).run(row);
   }
 
   /**
@@ -679,6 +775,90 @@ export class Store {
            (SELECT round FROM checkpoints WHERE run_id = @runId AND kind = 'periodic' ORDER BY round DESC LIMIT @keep)`,
       ).run({ runId, keep }).changes;
     });
+  }
+
+  // ---------------------------------------------------- sync checkpoints
+
+  /**
+   * Save a sync checkpoint on its own (e.g. at round 0, before any round ran;
+   * after a round use commitRound so it goes with the round's metrics). Saving
+   * the run's latest round again replaces it; a round older than the latest is
+   * refused (INVALID_INPUT: roll back first). Keeps the latest two per run.
+   */
+  saveSyncCheckpoint(runId: string, checkpoint: SyncCheckpointInput): void {
+    this.write('saveSyncCheckpoint', () => this.insertSyncCheckpoint(runId, checkpoint));
+  }
+
+  /** The run's sync checkpoint with the highest round, or undefined (also for an unknown run). */
+  latestSyncCheckpoint(runId: string): SyncCheckpoint | undefined {
+    const row = this.read('latestSyncCheckpoint', () =>
+      this.stmt('SELECT * FROM sync_checkpoints WHERE run_id = ? ORDER BY round DESC LIMIT 1').get(v.str('runId', runId)) as
+        | SyncCheckpointDb
+        | undefined,
+    );
+    return row && syncCheckpointFromDb(row);
+  }
+
+  /**
+   * Undo everything recorded after the sync checkpoint at `round` (the next
+   * round to run) with plan `planVersion`, in one transaction: round metrics of
+   * rounds >= round, plans of versions > planVersion, the applied round of a
+   * plan applied after `round`, sync checkpoints of rounds > round and model
+   * checkpoints (periodic or final; their round counts rounds completed) of
+   * rounds > round. Events, nodes and capacity reports are history and stay.
+   * Returns the removed rounds and plan versions, ascending.
+   */
+  rollbackToCheckpoint(runId: string, round: number, planVersion: number): RollbackResult {
+    return this.write('rollbackToCheckpoint', () => {
+      v.str('runId', runId);
+      v.int('round', round, 0);
+      v.int('planVersion', planVersion, 0);
+      this.requireRun(runId);
+      const p = { runId, round, planVersion };
+      const roundsRemoved = this.stmt('SELECT round FROM round_metrics WHERE run_id = @runId AND round >= @round ORDER BY round')
+        .pluck()
+        .all(p) as number[];
+      const plansRemoved = this.stmt('SELECT version FROM plans WHERE run_id = @runId AND version > @planVersion ORDER BY version')
+        .pluck()
+        .all(p) as number[];
+      this.stmt('DELETE FROM round_metrics WHERE run_id = @runId AND round >= @round').run(p);
+      this.stmt('DELETE FROM plans WHERE run_id = @runId AND version > @planVersion').run(p);
+      this.stmt('UPDATE plans SET applied_at_round = NULL WHERE run_id = @runId AND applied_at_round > @round').run(p);
+      this.stmt('DELETE FROM sync_checkpoints WHERE run_id = @runId AND round > @round').run(p);
+      this.stmt('DELETE FROM checkpoints WHERE run_id = @runId AND round > @round').run(p);
+      return { roundsRemoved, plansRemoved };
+    });
+  }
+
+  /** Validate, insert (or replace the same round) and prune; the caller provides the transaction. */
+  private insertSyncCheckpoint(runId: string, c: SyncCheckpointInput): void {
+    v.str('runId', runId);
+    if (c === null || typeof c !== 'object') throw new StoreError('INVALID_INPUT', 'a sync checkpoint must be an object');
+    const row = {
+      run_id: runId,
+      round: v.int('checkpoint round', c.round, 0),
+      plan_version: v.int('checkpoint planVersion', c.planVersion, 0),
+      plan: v.json('checkpoint plan', c.plan),
+      state: v.json('checkpoint state', c.state),
+      ...tierColumns('device', c.deviceWeights),
+      ...tierColumns('edge', c.edgeWeights),
+      ...tierColumns('top', c.topWeights),
+      created_at: Date.now(),
+    };
+    this.requireRun(runId);
+    const latest = this.stmt('SELECT max(round) FROM sync_checkpoints WHERE run_id = ?').pluck().get(runId) as number | null;
+    if (latest !== null && row.round < latest) {
+      // Only a rollback may move a run's checkpoints backwards; anything else is a coordinator bug.
+      throw new StoreError('INVALID_INPUT', `run ${runId} already has a sync checkpoint at round ${latest}; one at round ${row.round} is older (roll back first)`);
+    }
+    const cols = Object.keys(row);
+    this.stmt(
+      `INSERT OR REPLACE INTO sync_checkpoints (${cols.join(', ')}) VALUES (${cols.map((k) => '@' + k).join(', ')})`,
+    ).run(row);
+    this.stmt(
+      `DELETE FROM sync_checkpoints WHERE run_id = @runId AND round NOT IN
+         (SELECT round FROM sync_checkpoints WHERE run_id = @runId ORDER BY round DESC LIMIT @keep)`,
+    ).run({ runId, keep: SYNC_CHECKPOINTS_KEPT });
   }
 
   // ------------------------------------------------------------ internals
