@@ -49,6 +49,7 @@ await yargs(hideBin(process.argv))
       .option('replan-threshold', { type: 'number', default: d.replanThreshold, describe: 're-plan when measured round times drift from the prediction by more than this fraction' })
       .option('start', { type: 'boolean', default: true, describe: 'start a run from these options at once (--no-start: wait for the API)' })
       .option('stay', { type: 'boolean', default: false, describe: 'keep serving after the run ends' })
+      .option('resume', { type: 'boolean', default: true, describe: 'resume a run a previous coordinator left running on this store, from its last checkpoint (--no-resume: mark it failed and start afresh)' })
       .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const, describe: 'tfjs backend' })
       .option('progress', { choices: ['text', 'jsonl', 'none'] as const, default: 'text' as const, describe: 'progress on stdout' })
       .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
@@ -63,7 +64,7 @@ await yargs(hideBin(process.argv))
         minEdges: a.minEdges, minDevices: a.minDevices, joinTimeoutMs: a.joinTimeoutMs, targetAccuracy: a.targetAccuracy,
         planner: a.planner, warmupRounds: a.warmupRounds, replanThreshold: a.replanThreshold,
       };
-      process.exitCode = await serve({ host: a.host, port: a.port, token: a.token, db: a.db, backend: a.backend, progress: a.progress, logLevel: a.logLevel, start: a.start, stay: a.stay, trial, adminToken: a.adminToken, viewerToken: a.viewerToken });
+      process.exitCode = await serve({ host: a.host, port: a.port, token: a.token, db: a.db, backend: a.backend, progress: a.progress, logLevel: a.logLevel, start: a.start, stay: a.stay, resume: a.resume, trial, adminToken: a.adminToken, viewerToken: a.viewerToken });
     },
   )
   .command('plan', 'print the plan the planner chooses, its predicted time breakdown and the runners-up', (y) => y

@@ -29,6 +29,8 @@ export interface CloudRoundContext {
   edgeBytes: ByteTotals;
   send<E extends EventName>(edgeId: string, event: E, msg: MessageInitOf<E>): void;
   warn(kind: string, message: string): void;
+  /** Runs fn in the coordinator's mailbox (deadlines fire outside it). */
+  inMailbox(fn: () => void): void;
 }
 
 /** A finished round: its metrics, the tiers it averaged and the gradient statistics reported. */
@@ -230,7 +232,7 @@ export class CloudRound {
   private armDeadline(): void {
     // The cloud waits longer than the edges so that an edge's own deadline
     // fires first and it can still report with the devices it has.
-    this.deadline.arm((this.c.plan.deadlineMs || 30000) * 1.5, () => this.expire());
+    this.deadline.arm((this.c.plan.deadlineMs || 30000) * 1.5, () => this.c.inMailbox(() => this.expire()));
   }
 
   /** The deadline passed (called inside the coordinator's mailbox). */

@@ -1,3 +1,5 @@
+import { AGGREGATORS } from '@hsfl/tier-engine';
+
 /** What a training run is asked to do: the trial description and its plan knobs. */
 export interface TrialConfig {
   name: string;
@@ -27,6 +29,8 @@ export interface TrialConfig {
   warmupRounds: number;
   /** Re-plan when the median measured round time is off the prediction by more than this fraction. */
   replanThreshold: number;
+  /** How copies of a tier are combined at a sync (the tier engine's registry; default 'fedavg'). */
+  aggregator?: string;
 }
 
 export const DEFAULT_TRIAL: TrialConfig = {
@@ -74,6 +78,7 @@ export function trialProblems(t: TrialConfig, numUnits?: number): string[] {
   if (t.planner !== undefined && !['off', 'auto'].includes(t.planner)) p.push(`planner must be off or auto (got ${t.planner})`);
   if (t.warmupRounds !== undefined && (!int(t.warmupRounds) || t.warmupRounds < 1)) p.push(`warmupRounds must be a whole number >= 1 (got ${t.warmupRounds})`);
   if (t.replanThreshold !== undefined && !(t.replanThreshold > 0 && t.replanThreshold < 10)) p.push(`replanThreshold must be in (0, 10) (got ${t.replanThreshold})`);
+  if (t.aggregator !== undefined && !AGGREGATORS.includes(t.aggregator)) p.push(`aggregator must be one of ${AGGREGATORS.join(', ')} (got ${t.aggregator})`);
   if (t.targetAccuracy !== undefined && !(t.targetAccuracy > 0 && t.targetAccuracy <= 1)) p.push(`targetAccuracy must be in (0, 1] (got ${t.targetAccuracy})`);
   return p;
 }

@@ -1,33 +1,26 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Server, type Socket as ServerSocket } from 'socket.io';
 import {
-  EVENTS, Mailbox, Peer, ProtocolError, checkHeader, checkLabels, checkWeights, checkCapacityFigures, encodeTensor, expectTensor,
-  MAX_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, Role, Tier, messageLimitFor, codecValue, codecName, answerProbes,
-  type LogLike, type MessageOf,
+  EVENTS, Mailbox, ProtocolError, encodeTensor, MAX_MESSAGE_BYTES, CLOUD_ID, Role, codecValue,
+  type LogLike, type MessageInitOf, type EventName,
 } from '@hsfl/protocol';
-import {
-  tf, SubModel, fedAvg, modelInfo, assembleWeights, evaluate, exportCheckpoint, modelSizes, tierWeightShapes, measureCompute, modelProfile, concatBatches, type Dataset,
-} from '@hsfl/runtime';
-import { optimize, defaultSurrogateParams, shouldReplan, formatPlanReport, type PlanResult } from '@hsfl/planner';
+import { modelInfo, tierWeightShapes, sliceWeights, type Dataset } from '@hsfl/runtime';
+import { TierModel, SampleLedger, FULL_SYNC, periodicSchedule, isFullSync, planMessageLimit, type ChildLink, type SyncFlags } from '@hsfl/tier-engine';
+import type { PlanResult } from '@hsfl/planner';
 import type { Store, RunRow } from './store/index.js';
-import { buildTopology, type CapacitySnapshot } from './planning.js';
+import type { CapacitySnapshot } from './planning.js';
+import { buildTopology } from './planning.js';
 import { trialProblems, type TrialConfig } from './config.js';
-import type { ActiveRun, CloudRound, Plan, PlanChange, RoundResult, RunSummary } from './run-state.js';
+import { Fleet, type EdgeInfo } from './fleet.js';
+import { CloudRound, type RoundOutcome } from './cloud-round.js';
+import { RunPlanner, initialPlannerState } from './run-planner.js';
+import { capacitySnapshot, measureCloud } from './capacity.js';
+import { assembled, fromCheckpoint, saveFinalModel, scoreSynced, toCheckpoint } from './checkpoints.js';
+import type { ActiveRun, LoopState, Plan, PlanChange, RunSummary, SyncedModel } from './run-state.js';
 
 export type { Plan, PlanChange, RoundResult, RunSummary } from './run-state.js';
-
-const NODE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
-
-function lcm(a: number, b: number): number {
-  const gcd = (x: number, y: number): number => (y === 0 ? x : gcd(y, x % y));
-  return (a * b) / gcd(a, b);
-}
-
-function modelSizesProfile(model: string) {
-  return modelProfile(model).units.map((u) => ({ name: u.name, paramBytes: u.paramBytes, outputBytesPerSample: u.outputBytesPerSample }));
-}
+export type { DeviceInfo, EdgeInfo } from './fleet.js';
 
 export interface CoordinatorOptions {
   bindHost: string;
@@ -44,46 +37,22 @@ export interface CoordinatorOptions {
   http?: HttpServer;
 }
 
-export interface DeviceInfo {
-  id: string;
-  edgeId: string;
-  backend: string;
-  samples: number;
-  host: string;
-}
-
-export interface EdgeInfo {
-  id: string;
-  host: string;
-  backend: string;
-  devices: DeviceInfo[];
-}
-
-interface EdgeLink {
-  id: string;
-  socket: ServerSocket;
-  peer: Peer;
-  host: string;
-  backend: string;
-  devices: Map<string, DeviceInfo>;
-}
-
 /**
  * The cloud coordinator: a long-lived server that edges join, and the
  * driver of one training run at a time. It holds units [c2, L), drives
  * synchronous rounds, computes the loss, aggregates the lower tiers, scores
- * the assembled model and records everything in the store
- * (DESIGN §2 step 3, §6).
+ * the assembled model and records everything in the store, with a
+ * checkpoint at every full-sync round that a restarted coordinator resumes
+ * from (DESIGN §2, §6).
  *
  * Events: 'topology' (EdgeInfo[]), 'round' (RoundResult & test metrics),
- * 'status' ({ runId, status }), 'plan' (Plan), 'event' (a stored event row).
+ * 'status' ({ runId, status }), 'plan' (Plan), 'event' (a stored event row),
+ * 'capacity', 'replan'.
  */
 export class Coordinator extends EventEmitter {
   private http?: HttpServer;
-  private ownsHttp = false;
-  private server?: Server;
   private readonly mailbox: Mailbox;
-  private readonly edges = new Map<string, EdgeLink>();
+  private readonly fleet: Fleet;
   private readonly edgeBytes = { bytesIn: 0, bytesOut: 0 };
   private active?: ActiveRun;
   private round?: CloudRound;
@@ -92,13 +61,31 @@ export class Coordinator extends EventEmitter {
   private lastGlobal?: Float32Array[];
   /** Latest measured capacity of every node that reported, the cloud's own included. */
   readonly capacity = new Map<string, CapacitySnapshot>();
-  /** Devices the operator removed from the current run (their edge keeps them out). */
-  private readonly removedDevices = new Set<string>();
   port = 0;
 
   constructor(private readonly opts: CoordinatorOptions) {
     super();
     this.mailbox = new Mailbox((err) => opts.log.error({ err: String(err), stack: (err as Error)?.stack }, 'coordinator task failed'));
+    this.fleet = new Fleet({
+      token: opts.token, log: opts.log, mailbox: this.mailbox, store: opts.store, transportBytes: opts.maxBytes, totals: this.edgeBytes,
+      maxBytes: () => planMessageLimit(this.active?.plan, opts.maxBytes ?? MAX_MESSAGE_BYTES, 1024 * 1024),
+      runId: () => this.active?.id,
+      event: (level, kind, message, nodeId) => this.event(level, kind, message, nodeId ?? null),
+      onEdgeJoin: (link) => {
+        if (this.active) this.welcomeEdge(link);
+      },
+      onEdgeLeave: (link) => this.round?.drop(link.id),
+      onChange: () => {
+        this.active?.planner.fleetChanged();
+        this.emit('topology', this.topology());
+        this.wake?.();
+      },
+    });
+    this.fleet.links
+      .on(EVENTS.activations, (link, m) => this.requireRound().onActivations(link.id, m))
+      .on(EVENTS.roundDone, (link, m) => this.requireRound().onRoundDone(link.id, m))
+      .on(EVENTS.weightsUp, (link, m) => this.requireRound().onWeightsUp(link.id, m))
+      .on(EVENTS.capacityReport, (link, m) => this.onCapacity(link, m));
   }
 
   get store(): Store {
@@ -126,35 +113,23 @@ export class Coordinator extends EventEmitter {
     return this.active?.paused ?? false;
   }
 
-  /** The weights of the assembled global model (latest aggregates + the cloud's top). */
+  /** The weights of the latest model every tier held at once (of the last run when none is in progress). */
   globalWeights(): Float32Array[] {
     if (!this.active && this.lastGlobal) return this.lastGlobal.map((w) => w.slice());
-    const a = this.requireActive();
-    return assembleWeights(a.plan.model, a.plan.c1, a.plan.c2, a.deviceAvg, a.edgeAvg, a.top.getWeights());
+    return assembled(this.requireActive().synced);
   }
 
   topology(): EdgeInfo[] {
-    return [...this.edges.values()]
-      .map((e) => ({ id: e.id, host: e.host, backend: e.backend, devices: [...e.devices.values()].sort((a, b) => a.id.localeCompare(b.id)) }))
-      .sort((a, b) => a.id.localeCompare(b.id));
+    return this.fleet.topology();
   }
 
   deviceCount(): number {
-    let n = 0;
-    for (const e of this.edges.values()) n += e.devices.size;
-    return n;
+    return this.fleet.deviceCount;
   }
 
   async start(): Promise<number> {
     this.http = this.opts.http ?? createServer();
-    this.ownsHttp = !this.opts.http;
-    this.server = new Server(this.http, {
-      maxHttpBufferSize: this.opts.maxBytes ?? MAX_MESSAGE_BYTES,
-      serveClient: false,
-      pingInterval: 5000,
-      pingTimeout: 10000,
-    });
-    this.server.on('connection', (socket) => this.onConnection(socket));
+    this.fleet.links.attach(this.http);
     if (!this.http.listening) {
       await new Promise<void>((resolve, reject) => {
         this.http!.once('error', reject);
@@ -166,16 +141,21 @@ export class Coordinator extends EventEmitter {
     return this.port;
   }
 
-  async close(): Promise<void> {
-    if (this.active) this.active.stopRequested = true;
-    this.wake?.();
-    await this.mailbox.run(() => this.abortRound());
-    this.server?.disconnectSockets(true);
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    if (!this.ownsHttp && this.http?.listening) {
-      // socket.io closed the shared server too; nothing else to do.
+  /**
+   * Stops serving. The run in progress is left as it is in the store (its
+   * last checkpoint is committed): a coordinator started again on the same
+   * store resumes it, and the edges, told it is only going away for now,
+   * keep reconnecting.
+   */
+  async close(reason = 'coordinator shutting down'): Promise<void> {
+    const a = this.active;
+    if (a) {
+      a.closing = true;
+      a.stopRequested = true;
     }
-    this.active?.top.dispose();
+    this.wake?.();
+    await this.mailbox.run(() => this.round?.abort());
+    await this.fleet.links.close(reason, false);
   }
 
   // ---- runs ---------------------------------------------------------------
@@ -200,38 +180,45 @@ export class Coordinator extends EventEmitter {
     if (!row) throw new Error(`no run ${runId}`);
     if (row.status !== 'created') throw new Error(`run ${runId} is ${row.status}; only a created run can start`);
     const trial = row.config as TrialConfig;
-    const info = modelInfo(trial.model);
+    const L = modelInfo(trial.model).numUnits;
     const plan: Plan = {
       runId, version: 1, model: trial.model, c1: trial.c1, c2: trial.c2, i1: trial.i1, i2: trial.i2, batchSize: trial.batchSize,
-      lr: trial.lr, rounds: trial.rounds, evalEvery: trial.evalEvery, codec: codecValue(trial.codec), seed: trial.seed, deadlineMs: trial.deadlineMs, aggregator: 'fedavg',
+      lr: trial.lr, rounds: trial.rounds, evalEvery: trial.evalEvery, codec: codecValue(trial.codec), seed: trial.seed, deadlineMs: trial.deadlineMs,
+      aggregator: trial.aggregator ?? 'fedavg',
     };
-    const dev = SubModel.create(trial.model, 0, trial.c1, trial.seed);
-    const edge = SubModel.create(trial.model, trial.c1, trial.c2, trial.seed);
-    const a: ActiveRun = {
-      id: runId, trial, plan, top: SubModel.create(trial.model, trial.c2, info.numUnits, trial.seed),
-      deviceAvg: dev.getWeights(), edgeAvg: edge.getWeights(), nextRound: 0, planSince: 0, paused: false, stopRequested: false,
-      startedAt: Date.now(), recentRoundMs: [], lastPlannedRound: 0, fleetChanged: false,
-      gradSq: { sum: new Array<number>(info.numUnits).fill(0), count: new Array<number>(info.numUnits).fill(0) },
+    const init = (a: number, b: number) => {
+      const m = TierModel.create(trial.model, a, b, trial.seed);
+      const w = m.getWeights();
+      m.dispose();
+      return w;
     };
-    a.top.trackGradNorms = true;
-    dev.dispose();
-    edge.dispose();
-    this.active = a;
-    this.removedDevices.clear();
+    const synced: SyncedModel = { round: 0, plan, deviceWeights: init(0, trial.c1), edgeWeights: init(trial.c1, trial.c2), topWeights: init(trial.c2, L) };
+    const a = this.activate(row, synced, { planSince: 0, planner: initialPlannerState(trial.model) });
     this.opts.store.addPlan({ runId, version: 1, plan, prediction: null, reason: 'configured' });
+    this.opts.store.saveSyncCheckpoint(runId, toCheckpoint(synced, this.loopState(a)));
     this.event('info', 'run_created', `run ${runId} (${trial.name}) begins: ${trial.model}, cuts (${trial.c1}, ${trial.c2}), intervals (${trial.i1}, ${trial.i2})`, null, { plan });
-    for (const e of this.edges.values()) {
-      this.recordEdge(e);
-      this.welcomeEdge(e);
-    }
-    this.emit('plan', plan);
-    try {
-      return await this.train(a);
-    } finally {
-      this.lastGlobal = this.globalWeights();
-      a.top.dispose();
-      this.active = undefined;
-    }
+    return this.drive(a, false);
+  }
+
+  /**
+   * Resumes a run a coordinator left running or paused (it crashed or was
+   * stopped): from its last checkpoint, with what happened after it rolled
+   * back and said so in the event log.
+   */
+  async resumeRun(runId: string): Promise<RunSummary> {
+    if (this.active) throw new Error(`run ${this.active.id} is still in progress`);
+    const row = this.opts.store.getRun(runId);
+    if (!row) throw new Error(`no run ${runId}`);
+    if (row.status !== 'running' && row.status !== 'paused') throw new Error(`run ${runId} is ${row.status}; only an interrupted (running or paused) run can resume`);
+    const ckpt = this.opts.store.latestSyncCheckpoint(runId);
+    if (!ckpt) throw new Error(`run ${runId} has no checkpoint to resume from; mark it failed (hsfl-coordinator fail ${runId})`);
+    const { synced, loop } = fromCheckpoint(ckpt);
+    const rb = this.opts.store.rollbackToCheckpoint(runId, ckpt.round, ckpt.planVersion);
+    const a = this.activate(row, synced, loop);
+    const rolled = rb.roundsRemoved.length ? `rounds ${rb.roundsRemoved[0]}-${rb.roundsRemoved[rb.roundsRemoved.length - 1]} rolled back` : 'no round rolled back';
+    const plans = rb.plansRemoved.length ? `; plan versions ${rb.plansRemoved.join(', ')} dropped` : '';
+    this.event('warn', 'run_resumed', `run ${runId} resumes at round ${ckpt.round} from its last checkpoint (${rolled}${plans})`, null, { round: ckpt.round, ...rb });
+    return this.drive(a, true);
   }
 
   /** createRun + startRun. */
@@ -261,15 +248,11 @@ export class Coordinator extends EventEmitter {
   requestStop(): void {
     const a = this.requireActive();
     a.stopRequested = true;
-    this.event('info', 'stop_requested', 'stop requested; the run ends after the current round');
+    this.event('info', 'stop_requested', 'stop requested; the run ends after a round that brings every tier in sync');
     this.wake?.();
   }
 
-  /**
-   * Asks for a new plan. It takes effect after the next round, which is
-   * forced to aggregate both tiers so that every tier is in sync when the
-   * cuts move.
-   */
+  /** Asks for a new plan. The next round aggregates every tier, and the cuts move after it. */
   requestPlan(change: PlanChange, reason: string, prediction: unknown = null): void {
     const a = this.requireActive();
     const L = modelInfo(a.plan.model).numUnits;
@@ -287,77 +270,96 @@ export class Coordinator extends EventEmitter {
 
   /** Removes a device from the federation for the rest of the run. */
   removeDevice(deviceId: string): void {
-    const edge = [...this.edges.values()].find((e) => e.devices.has(deviceId));
+    const edgeId = this.fleet.edgeOfDevice(deviceId);
+    const edge = edgeId === undefined ? undefined : this.fleet.edge(edgeId);
     if (!edge) throw new Error(`no connected device ${deviceId}`);
-    edge.peer.send(EVENTS.nodeStatus, {
-      nodeId: deviceId, role: Role.ROLE_DEVICE, parentId: edge.id, connected: false, reason: 'removed by the operator',
-    });
-    this.removedDevices.add(deviceId);
+    edge.peer.send(EVENTS.nodeStatus, { nodeId: deviceId, role: Role.ROLE_DEVICE, parentId: edge.id, connected: false, reason: 'removed by the operator' });
     if (this.active) this.opts.store.setNodeStatus(this.active.id, deviceId, 'removed');
     this.event('warn', 'node_removed', `device ${deviceId} removed by the operator`, deviceId);
   }
 
   // ---- the training loop -------------------------------------------------------
 
-  private async train(a: ActiveRun): Promise<RunSummary> {
+  private activate(row: RunRow, synced: SyncedModel, loop: LoopState): ActiveRun {
+    const trial = row.config as TrialConfig;
+    const plan = synced.plan;
+    const top = TierModel.create(plan.model, plan.c2, modelInfo(plan.model).numUnits, plan.seed);
+    top.setWeights(synced.topWeights);
+    const a: ActiveRun = {
+      id: row.id, trial, plan, top, deviceAvg: synced.deviceWeights, edgeAvg: synced.edgeWeights, nextRound: synced.round, planSince: loop.planSince,
+      paused: false, stopRequested: false, closing: false, startedAt: Date.now(), lastTest: loop.lastTest,
+      planner: new RunPlanner(loop.planner, { warmupRounds: trial.warmupRounds, threshold: trial.replanThreshold, auto: trial.planner === 'auto' }),
+      deviceSamples: new SampleLedger(), edgeSamples: new SampleLedger(), synced, inSync: true,
+    };
+    this.active = a;
+    for (const e of this.fleet.links.all.values()) {
+      this.fleet.record(e);
+      this.welcomeEdge(e);
+    }
+    this.emit('plan', plan);
+    return a;
+  }
+
+  private async drive(a: ActiveRun, resumed: boolean): Promise<RunSummary> {
+    try {
+      return await this.train(a, resumed);
+    } finally {
+      this.lastGlobal = assembled(a.synced);
+      a.top.dispose();
+      this.active = undefined;
+      this.round = undefined;
+    }
+  }
+
+  private async train(a: ActiveRun, resumed: boolean): Promise<RunSummary> {
     const t = a.trial;
     try {
       await this.waitForFleet(a);
-      await this.measureCloud(a);
-      if (t.planner === 'auto') {
+      await this.measureCloudNow(a);
+      if (t.planner === 'auto' && !resumed) {
         await this.waitForCapacity(a);
         // Plan from the measured capacity at once (the gradient statistics
         // still default to parameter shares), so the warm-up already runs on
         // a sensible split; the plan is refined after the warm-up.
-        try {
-          this.replan('initial plan from measured capacity');
-        } catch (err) {
-          this.event('warn', 'replan_failed', `no initial plan (${(err as Error).message}); warming up on the configured one`);
-        }
+        this.tryReplan('initial plan from measured capacity');
       }
       this.opts.store.setRunStatus(a.id, 'running');
-      this.opts.store.markPlanApplied(a.id, 1, 0);
+      if (!resumed) this.opts.store.markPlanApplied(a.id, 1, 0);
       this.emit('status', { runId: a.id, status: 'running' });
-      this.event('info', 'run_started', `training started with ${this.edges.size} edges and ${this.deviceCount()} devices`);
-      for (let r = a.nextRound; r < t.rounds && !a.stopRequested; r++) {
+      this.event('info', resumed ? 'run_continued' : 'run_started', `training ${resumed ? 'continues' : 'started'} with ${this.fleet.edgeCount} edges and ${this.deviceCount()} devices`);
+      let reason: 'completed' | 'stopped' | 'target' = 'completed';
+      while (a.nextRound < t.rounds) {
         await this.waitUntilRunnable(a);
-        if (a.stopRequested) break;
-        const last = r === t.rounds - 1;
-        const switching = a.pendingPlan !== undefined;
-        const k = r - a.planSince + 1;
-        const res = await this.runRound(r, last || switching || k % a.plan.i1 === 0, last || switching || k % a.plan.i2 === 0);
-        a.nextRound = r + 1;
-        if (res.samples === 0) {
-          this.event('warn', 'empty_round', `round ${r}: no device delivered activations`);
-          continue;
+        if (a.closing) return this.interrupted(a);
+        // A stop is honoured with every tier in sync: one more round brings
+        // them there if needed and possible (else the last synced model ends the run).
+        if (a.stopRequested && (a.inSync || this.deviceCount() === 0)) {
+          reason = 'stopped';
+          break;
         }
-        let test: { loss: number; accuracy: number } | undefined;
-        if (last || (t.evalEvery > 0 && (r + 1) % t.evalEvery === 0) || switching) {
-          test = this.evaluate(a);
-          a.lastTest = { ...test, round: r };
-          const report = { header: this.header(r), loss: test.loss, accuracy: test.accuracy, samples: this.opts.testData(a.plan.model).n };
-          for (const e of this.edges.values()) e.peer.send(EVENTS.evalReport, report);
+        const r = a.nextRound;
+        const last = r === t.rounds - 1 || a.stopRequested;
+        const switching = a.pendingPlan !== undefined && !last;
+        const evalDue = t.evalEvery > 0 && (r + 1) % t.evalEvery === 0;
+        const flags: SyncFlags = last || switching || evalDue ? FULL_SYNC : periodicSchedule(a.plan.i1, a.plan.i2).at(r - a.planSince + 1);
+        const outcome = await this.runRound(a, r, flags);
+        if (a.closing) return this.interrupted(a);
+        if (this.finishRound(a, outcome, last || evalDue || switching)) {
+          reason = 'target';
+          break;
         }
-        this.opts.store.addRoundMetrics(a.id, {
-          ...res, planVersion: a.plan.version, testAccuracy: test?.accuracy ?? null, testLoss: test?.loss ?? null, endedAt: Date.now(),
-        });
-        this.emit('round', { ...res, runId: a.id, rounds: t.rounds, planVersion: a.plan.version, testAccuracy: test?.accuracy, testLoss: test?.loss, wallMs: Date.now() - a.startedAt });
-        if (switching) this.applyPendingPlan(a, r + 1);
-        else this.maybeReplan(a, r, res.roundMs);
-        if (t.targetAccuracy && test && test.accuracy >= t.targetAccuracy) {
-          this.event('info', 'target_reached', `test accuracy ${test.accuracy.toFixed(4)} reached the target ${t.targetAccuracy} at round ${r}`);
+        if (a.stopRequested && a.inSync) {
+          reason = 'stopped';
           break;
         }
       }
-      const final = a.lastTest && a.lastTest.round === a.nextRound - 1 ? a.lastTest : { ...this.evaluate(a), round: a.nextRound - 1 };
-      const status = a.stopRequested ? 'stopped' : 'completed';
-      this.saveFinal(a, final.accuracy);
-      this.opts.store.setRunStatus(a.id, status, { finalAccuracy: final.accuracy, finalLoss: final.loss });
-      this.event('info', 'run_finished', `run ${status} after ${a.nextRound} rounds: test accuracy ${final.accuracy.toFixed(4)}`);
-      this.broadcastEnd(a, status);
-      this.emit('status', { runId: a.id, status });
-      return { runId: a.id, status, rounds: a.nextRound, testAccuracy: final.accuracy, testLoss: final.loss, plan: a.plan, dbPath: this.dbPath, wallMs: Date.now() - a.startedAt };
+      if (a.pendingPlan) {
+        this.event('info', 'plan_discarded', `the requested plan (${a.pendingPlan.reason}) was not applied: the run ended first`);
+        a.pendingPlan = undefined;
+      }
+      return this.complete(a, reason === 'stopped' ? 'stopped' : 'completed');
     } catch (err) {
+      if (a.closing) return this.interrupted(a);
       const message = err instanceof Error ? err.message : String(err);
       this.opts.store.setRunStatus(a.id, 'failed', { error: message });
       this.event('error', 'run_failed', message);
@@ -367,42 +369,143 @@ export class Coordinator extends EventEmitter {
     }
   }
 
+  /** Records a finished round (with a checkpoint when every tier is in sync); true when the target accuracy is reached. */
+  private finishRound(a: ActiveRun, o: RoundOutcome, wantEval: boolean): boolean {
+    const r = o.result.round;
+    const planVersion = a.plan.version;
+    a.nextRound = r + 1;
+    if (o.deviceAvg) a.deviceAvg = o.deviceAvg;
+    if (o.edgeAvg) a.edgeAvg = o.edgeAvg;
+    for (const g of o.gradSq) a.planner.recordGradSq(g.start, g.values);
+    const full = isFullSync({ syncDevices: o.result.syncedDevices, syncEdges: o.result.syncedEdges }) && o.result.samples > 0;
+    a.inSync = full || (a.inSync && o.result.samples === 0);
+    let test: { loss: number; accuracy: number } | undefined;
+    let checkpoint;
+    if (full) {
+      a.synced = { round: r + 1, plan: a.plan, deviceWeights: a.deviceAvg, edgeWeights: a.edgeAvg, topWeights: a.top.getWeights() };
+      if (wantEval) {
+        test = scoreSynced(a.synced, this.opts.testData(a.plan.model));
+        a.lastTest = { ...test, round: r };
+        const report = { header: { runId: a.id, planVersion: a.plan.version, round: r, sender: CLOUD_ID }, loss: test.loss, accuracy: test.accuracy, samples: this.opts.testData(a.plan.model).n };
+        for (const e of this.fleet.links.all.values()) e.peer.send(EVENTS.evalReport, report);
+      }
+    } else if (o.result.samples === 0) {
+      this.event('warn', 'empty_round', `round ${r}: no device delivered activations`);
+    }
+    if (full) {
+      if (a.pendingPlan && r + 1 < a.trial.rounds && !a.stopRequested) this.applyPendingPlan(a, r + 1);
+      checkpoint = toCheckpoint(a.synced, this.loopState(a));
+    }
+    const metrics = { ...o.result, planVersion, testAccuracy: test?.accuracy ?? null, testLoss: test?.loss ?? null, endedAt: Date.now() };
+    this.opts.store.commitRound(a.id, metrics, checkpoint);
+    this.emit('round', { ...o.result, runId: a.id, rounds: a.trial.rounds, planVersion: metrics.planVersion, testAccuracy: test?.accuracy, testLoss: test?.loss, wallMs: Date.now() - a.startedAt });
+    if (o.result.samples > 0) this.maybeReplan(a, r, o.result.roundMs);
+    const target = a.trial.targetAccuracy;
+    if (target && test && test.accuracy >= target) {
+      this.event('info', 'target_reached', `test accuracy ${test.accuracy.toFixed(4)} reached the target ${target} at round ${r}`);
+      return true;
+    }
+    return false;
+  }
+
+  private complete(a: ActiveRun, status: 'completed' | 'stopped'): RunSummary {
+    if (!a.inSync) this.event('warn', 'final_from_checkpoint', `the last rounds did not bring every tier in sync; the final model is the one of round ${a.synced.round - 1}`);
+    const final = a.lastTest && a.lastTest.round === a.synced.round - 1 ? a.lastTest : { ...scoreSynced(a.synced, this.opts.testData(a.plan.model)), round: a.synced.round - 1 };
+    saveFinalModel(this.opts.store, a.id, a.synced, final.accuracy);
+    this.opts.store.setRunStatus(a.id, status, { finalAccuracy: final.accuracy, finalLoss: final.loss });
+    this.event('info', 'run_finished', `run ${status} after ${a.nextRound} rounds: test accuracy ${final.accuracy.toFixed(4)}`);
+    this.broadcastEnd(a, status);
+    this.emit('status', { runId: a.id, status });
+    return { runId: a.id, status, rounds: a.nextRound, testAccuracy: final.accuracy, testLoss: final.loss, plan: a.synced.plan, dbPath: this.dbPath, wallMs: Date.now() - a.startedAt };
+  }
+
+  /** The coordinator is closing mid-run: the run stays resumable from its last checkpoint. */
+  private interrupted(a: ActiveRun): RunSummary {
+    this.event('warn', 'run_interrupted', `the coordinator is shutting down at round ${a.nextRound}; the run resumes from its checkpoint at round ${a.synced.round} when it starts again`);
+    const final = a.lastTest ?? { accuracy: 0, loss: 0 };
+    return { runId: a.id, status: 'interrupted', rounds: a.nextRound, testAccuracy: final.accuracy, testLoss: final.loss, plan: a.plan, dbPath: this.dbPath, wallMs: Date.now() - a.startedAt };
+  }
+
   /** Moves weights between tiers to the new cuts; called right after a round that synced every tier. */
   private applyPendingPlan(a: ActiveRun, atRound: number): void {
     const p = a.pendingPlan!;
     a.pendingPlan = undefined;
-    const global = this.globalWeights();
-    const L = modelInfo(a.plan.model).numUnits;
-    const nDev = tierWeightShapes(a.plan.model, 0, p.change.c1).length;
-    const nEdge = tierWeightShapes(a.plan.model, p.change.c1, p.change.c2).length;
+    const model = a.plan.model;
+    const global = assembled(a.synced);
+    const L = modelInfo(model).numUnits;
     const plan: Plan = { ...a.plan, ...p.change, version: a.plan.version + 1 };
-    const top = SubModel.create(plan.model, plan.c2, L, plan.seed);
-    top.setWeights(global.slice(nDev + nEdge));
+    const before = a.lastTest?.round === atRound - 1 ? a.lastTest.accuracy : null;
     a.top.dispose();
-    a.top = top;
-    a.deviceAvg = global.slice(0, nDev);
-    a.edgeAvg = global.slice(nDev, nDev + nEdge);
+    a.top = TierModel.create(model, plan.c2, L, plan.seed);
+    a.top.setWeights(sliceWeights(model, global, plan.c2, L));
+    a.deviceAvg = sliceWeights(model, global, 0, plan.c1);
+    a.edgeAvg = sliceWeights(model, global, plan.c1, plan.c2);
     a.plan = plan;
     a.planSince = atRound;
+    a.synced = { round: atRound, plan, deviceWeights: a.deviceAvg, edgeWeights: a.edgeAvg, topWeights: a.top.getWeights() };
     this.opts.store.addPlan({ runId: a.id, version: plan.version, plan, prediction: p.prediction, reason: p.reason });
     this.opts.store.markPlanApplied(a.id, plan.version, atRound);
     // The assembled model is the same before and after the move; scoring it
     // here shows that moving weights between tiers loses nothing.
-    const after = this.evaluate(a);
-    this.event('info', 'plan_applied', `plan v${plan.version} applied at round ${atRound} (${p.reason}): cuts (${plan.c1}, ${plan.c2}), intervals (${plan.i1}, ${plan.i2}); test accuracy after the move ${after.accuracy.toFixed(4)}`, null, { plan, testAccuracyAfter: after.accuracy, testAccuracyBefore: a.lastTest?.accuracy ?? null });
-    for (const e of this.edges.values()) this.welcomeEdge(e);
+    const after = scoreSynced(a.synced, this.opts.testData(model)).accuracy;
+    this.event('info', 'plan_applied', `plan v${plan.version} applied at round ${atRound} (${p.reason}): cuts (${plan.c1}, ${plan.c2}), intervals (${plan.i1}, ${plan.i2}); test accuracy after the move ${after.toFixed(4)}`, null, { plan, testAccuracyAfter: after, testAccuracyBefore: before });
+    for (const e of this.fleet.links.all.values()) this.welcomeEdge(e);
     this.emit('plan', plan);
+  }
+
+  private runRound(a: ActiveRun, round: number, flags: SyncFlags): Promise<RoundOutcome> {
+    return this.mailbox.run(() => {
+      const r = new CloudRound({
+        plan: a.plan, top: a.top, deviceSamples: a.deviceSamples, edgeSamples: a.edgeSamples, edgeBytes: this.edgeBytes,
+        send: <E extends EventName>(id: string, event: E, msg: MessageInitOf<E>) => this.fleet.edge(id)?.peer.send(event, msg),
+        warn: (kind, message) => this.event('warn', kind, message),
+        inMailbox: (fn) => void this.mailbox.run(fn),
+      }, round, flags, this.fleet.links.all.keys());
+      this.round = r;
+      r.begin();
+      return r.done;
+    }).then((o) => {
+      this.round = undefined;
+      return o!;
+    });
+  }
+
+  private maybeReplan(a: ActiveRun, r: number, roundMs: number): void {
+    const reason = a.planner.due(r, roundMs, a.plan, a.pendingPlan !== undefined);
+    if (reason && !this.tryReplan(reason)) a.planner.failed(r);
+  }
+
+  private tryReplan(reason: string): boolean {
+    try {
+      this.replan(reason);
+      return true;
+    } catch (err) {
+      this.event('warn', 'replan_failed', `could not plan (${reason}): ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  /**
+   * Chooses cuts and intervals for the current fleet (DESIGN §4) and, if
+   * they differ from the current ones, asks for the switch.
+   */
+  replan(reason: string): PlanResult {
+    const a = this.requireActive();
+    const d = a.planner.plan(a.plan, a.nextRound, this.topology(), this.capacity);
+    if (d.change) this.requestPlan(d.change, `planner: ${reason}`, d.prediction);
+    // Kept plans go to the store only: announcing each one would flood the dashboard's log.
+    else this.opts.store.addEvent({ runId: a.id, level: 'info', kind: 'plan_kept', nodeId: null, message: `planner (${reason}) keeps cuts (${a.plan.c1}, ${a.plan.c2}), intervals (${a.plan.i1}, ${a.plan.i2}); predicted ${d.result.predictedRoundMs.toFixed(1)} ms/round`, data: d.prediction });
+    this.emit('replan', { reason, result: d.result });
+    return d.result;
   }
 
   private async waitForFleet(a: ActiveRun): Promise<void> {
     const t = a.trial;
     const deadline = Date.now() + t.joinTimeoutMs;
-    while (this.edges.size < t.minEdges || this.deviceCount() < t.minDevices) {
+    while (this.fleet.edgeCount < t.minEdges || this.deviceCount() < t.minDevices) {
       if (a.stopRequested) throw new Error('stopped before the fleet assembled');
       const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new Error(`only ${this.edges.size}/${t.minEdges} edges and ${this.deviceCount()}/${t.minDevices} devices joined within ${t.joinTimeoutMs} ms`);
-      }
+      if (left <= 0) throw new Error(`only ${this.fleet.edgeCount}/${t.minEdges} edges and ${this.deviceCount()}/${t.minDevices} devices joined within ${t.joinTimeoutMs} ms`);
       await this.sleepUntilWoken(left);
     }
   }
@@ -424,9 +527,7 @@ export class Coordinator extends EventEmitter {
   }
 
   private async waitUntilRunnable(a: ActiveRun): Promise<void> {
-    while (!a.stopRequested && (a.paused || this.deviceCount() === 0)) {
-      await this.sleepUntilWoken(1000);
-    }
+    while (!a.closing && !a.stopRequested && (a.paused || this.deviceCount() === 0)) await this.sleepUntilWoken(1000);
   }
 
   private sleepUntilWoken(ms: number): Promise<void> {
@@ -442,136 +543,10 @@ export class Coordinator extends EventEmitter {
     });
   }
 
-  // ---- connections --------------------------------------------------------
+  // ---- capacity --------------------------------------------------------------------
 
-  private onConnection(socket: ServerSocket): void {
-    let link: EdgeLink | undefined;
-    const peer = new Peer(socket, {
-      name: `edge@${socket.handshake.address}`, log: this.opts.log, mailbox: this.mailbox,
-      maxBytes: () => this.messageLimit(), totals: this.edgeBytes,
-    });
-    peer.onErrorReply((e) => this.opts.log.warn({ edge: link?.id, code: e.code, err: e.message }, 'edge reported an error'));
-    peer.on(EVENTS.hello, (m) => {
-      if (m.token !== this.opts.token) {
-        this.event('warn', 'auth_failed', `wrong join token from ${m.nodeId || 'unknown'} at ${socket.handshake.address}`);
-        setTimeout(() => socket.disconnect(true), 200);
-        throw new ProtocolError('unauthorized', 'wrong join token');
-      }
-      if (m.role !== Role.ROLE_EDGE) throw new ProtocolError('malformed', 'only edge aggregators join the cloud');
-      if (!NODE_ID.test(m.nodeId)) throw new ProtocolError('malformed', 'node id must be 1-64 characters of [A-Za-z0-9._:-]');
-      if (link) throw new ProtocolError('malformed', 'already joined on this connection');
-      const previous = this.edges.get(m.nodeId);
-      if (previous) {
-        this.dropEdge(previous, 'replaced by a new connection');
-        previous.socket.disconnect(true);
-      }
-      link = { id: m.nodeId, socket, peer, host: m.host, backend: m.backend, devices: new Map() };
-      this.edges.set(link.id, link);
-      this.recordEdge(link);
-      this.event('info', 'node_joined', `edge ${link.id} joined`, link.id);
-      if (this.active) {
-        this.active.fleetChanged = true;
-        this.welcomeEdge(link);
-      }
-      this.emit('topology', this.topology());
-      this.wake?.();
-    });
-    peer.on(EVENTS.nodeStatus, (m) => this.onNodeStatus(this.joined(link), m));
-    peer.on(EVENTS.activations, (m) => this.onActivations(this.joined(link), m));
-    peer.on(EVENTS.weightsUp, (m) => this.onWeightsUp(this.joined(link), m));
-    peer.on(EVENTS.roundDone, (m) => this.onRoundDone(this.joined(link), m));
-    peer.on(EVENTS.capacityReport, (m) => this.onCapacity(this.joined(link), m));
-    answerProbes(socket, this.opts.log);
-    socket.on('disconnect', (reason) => {
-      void this.mailbox.run(() => {
-        if (link && this.edges.get(link.id) === link) this.dropEdge(link, reason);
-      });
-    });
-  }
-
-  private welcomeEdge(e: EdgeLink): void {
-    const a = this.active!;
-    e.peer.send(EVENTS.welcome, {
-      runId: a.id, plan: a.plan, nextRound: a.nextRound, parentId: 'cloud',
-      deviceWeights: this.encodeTier(a.deviceAvg, 0, a.plan.c1),
-      edgeWeights: this.encodeTier(a.edgeAvg, a.plan.c1, a.plan.c2),
-    });
-  }
-
-  private recordEdge(e: EdgeLink): void {
-    if (!this.active) return;
-    const runId = this.active.id;
-    this.opts.store.upsertNode({ runId, nodeId: e.id, role: 'edge', parentId: 'cloud', backend: e.backend, host: e.host, status: 'connected', samples: null });
-    for (const d of e.devices.values()) {
-      this.opts.store.upsertNode({ runId, nodeId: d.id, role: 'device', parentId: e.id, backend: d.backend, host: d.host, status: 'connected', samples: d.samples });
-    }
-  }
-
-  private joined(link: EdgeLink | undefined): EdgeLink {
-    if (!link || this.edges.get(link.id) !== link) throw new ProtocolError('not_joined', 'send hello first');
-    return link;
-  }
-
-  private dropEdge(link: EdgeLink, reason: string): void {
-    this.edges.delete(link.id);
-    if (this.active) this.active.fleetChanged = true;
-    if (this.active) {
-      this.opts.store.setNodeStatus(this.active.id, link.id, 'disconnected');
-      for (const id of link.devices.keys()) this.opts.store.setNodeStatus(this.active.id, id, 'disconnected');
-    }
-    this.event('warn', 'node_left', `edge ${link.id} left: ${reason}`, link.id);
-    this.emit('topology', this.topology());
-    const r = this.round;
-    if (!r || r.phase === 'done') return;
-    r.expected.delete(link.id);
-    r.awaitingDone.delete(link.id);
-    if (r.phase === 'collect') this.maybeCompute(r);
-    else if (r.awaitingDone.size === 0) this.finishRound(r);
-  }
-
-  private onNodeStatus(link: EdgeLink, m: MessageOf<typeof EVENTS.nodeStatus>): void {
-    if (!NODE_ID.test(m.nodeId)) throw new ProtocolError('malformed', 'bad node id');
-    if (m.role !== Role.ROLE_DEVICE) throw new ProtocolError('malformed', 'edges report devices only');
-    if (m.connected) {
-      const known = link.devices.has(m.nodeId);
-      if (!known && link.devices.size >= MAX_DEVICES_PER_EDGE) throw new ProtocolError('limit', 'too many devices under one edge');
-      link.devices.set(m.nodeId, { id: m.nodeId, edgeId: link.id, backend: m.backend, samples: m.numSamples, host: m.host });
-      if (this.active) {
-        this.opts.store.upsertNode({ runId: this.active.id, nodeId: m.nodeId, role: 'device', parentId: link.id, backend: m.backend, host: m.host, status: 'connected', samples: m.numSamples });
-      }
-      if (!known) {
-        this.event('info', 'node_joined', `device ${m.nodeId} joined edge ${link.id}`, m.nodeId);
-        if (this.active) this.active.fleetChanged = true;
-      }
-    } else {
-      if (!link.devices.delete(m.nodeId)) return;
-      if (this.active) this.active.fleetChanged = true;
-      if (this.active && !this.removedDevices.has(m.nodeId)) this.opts.store.setNodeStatus(this.active.id, m.nodeId, 'disconnected');
-      this.event('warn', 'node_left', `device ${m.nodeId} left edge ${link.id}: ${m.reason}`, m.nodeId);
-    }
-    this.emit('topology', this.topology());
-    this.wake?.();
-  }
-
-  // ---- capacity and planning ----------------------------------------------
-
-  private onCapacity(link: EdgeLink, m: MessageOf<typeof EVENTS.capacityReport>): void {
-    const own = m.role === Role.ROLE_EDGE && m.nodeId === link.id;
-    const child = m.role === Role.ROLE_DEVICE && m.parentId === link.id && link.devices.has(m.nodeId);
-    if (!own && !child) throw new ProtocolError('malformed', `edge ${link.id} may report only itself and its own devices`);
-    let L: number;
-    try {
-      L = modelInfo(m.model).numUnits;
-    } catch {
-      throw new ProtocolError('malformed', `unknown model ${m.model}`);
-    }
-    checkCapacityFigures(m, L);
-    const snap: CapacitySnapshot = {
-      nodeId: m.nodeId, role: own ? 'edge' : 'device', parentId: own ? 'cloud' : link.id, backend: m.backend, host: m.host, model: m.model,
-      batchSize: m.batchSize, fwdMsPerSample: [...m.fwdMsPerSample], bwdMsPerSample: [...m.bwdMsPerSample], peakBytes: [...m.peakBytes],
-      memTotalBytes: m.memTotalBytes, memFreeBytes: m.memFreeBytes, upBytesPerSec: m.upBytesPerSec, downBytesPerSec: m.downBytesPerSec,
-      rttMs: m.rttMs, cpus: m.cpus, measuredAtMs: m.measuredAtMs,
-    };
+  private onCapacity(link: ChildLink, m: Parameters<typeof capacitySnapshot>[2]): void {
+    const snap = capacitySnapshot(link.id, (id) => this.fleet.hasDevice(link.id, id), m);
     this.capacity.set(snap.nodeId, snap);
     this.opts.store.addCapacity(this.active?.id ?? null, snap.nodeId, snap);
     this.emit('capacity', snap);
@@ -581,20 +556,14 @@ export class Coordinator extends EventEmitter {
   /** Asks every node to measure itself again (compute, memory, link). */
   requestCapacity(): void {
     const a = this.requireActive();
-    for (const e of this.edges.values()) e.peer.send(EVENTS.capacityRequest, { model: a.plan.model, batchSize: a.plan.batchSize, probeBytes: 256 * 1024 });
-    void this.measureCloud(a);
+    for (const e of this.fleet.links.all.values()) e.peer.send(EVENTS.capacityRequest, { model: a.plan.model, batchSize: a.plan.batchSize, probeBytes: 256 * 1024 });
+    void this.measureCloudNow(a);
   }
 
-  private async measureCloud(a: ActiveRun): Promise<void> {
-    const batch = a.plan.batchSize * Math.max(1, this.deviceCount());
-    const c = await measureCompute(a.plan.model, batch);
-    const snap: CapacitySnapshot = {
-      nodeId: 'cloud', role: 'cloud', parentId: '', backend: this.opts.backend, host: 'cloud', model: a.plan.model, batchSize: batch,
-      fwdMsPerSample: c.fwdMsPerSample, bwdMsPerSample: c.bwdMsPerSample, peakBytes: c.peakBytes, memTotalBytes: c.memTotalBytes,
-      memFreeBytes: c.memFreeBytes, upBytesPerSec: 0, downBytesPerSec: 0, rttMs: 0, cpus: c.cpus, measuredAtMs: Date.now(),
-    };
-    this.capacity.set('cloud', snap);
-    this.opts.store.addCapacity(a.id, 'cloud', snap);
+  private async measureCloudNow(a: ActiveRun): Promise<void> {
+    const snap = await measureCloud(a.plan.model, a.plan.batchSize * Math.max(1, this.deviceCount()), this.opts.backend);
+    this.capacity.set(CLOUD_ID, snap);
+    this.opts.store.addCapacity(a.id, CLOUD_ID, snap);
     this.emit('capacity', snap);
   }
 
@@ -604,354 +573,39 @@ export class Coordinator extends EventEmitter {
     return buildTopology(a.plan.model, a.plan.batchSize, { edges: this.topology() }, this.capacity).missing;
   }
 
-  /**
-   * Chooses cuts and intervals for the current fleet from its measured
-   * capacity and the warm-up gradient statistics (DESIGN §4), and applies
-   * the plan at the next round where all tiers are in sync if it differs
-   * from the current one.
-   */
-  replan(reason: string): PlanResult {
-    const a = this.requireActive();
-    const { topology, missing } = buildTopology(a.plan.model, a.plan.batchSize, { edges: this.topology() }, this.capacity);
-    if (missing.length) throw new Error(`no capacity measured yet for ${missing.join(', ')}`);
-    if (topology.devices.length === 0) throw new Error('no devices to plan for');
-    const params = this.surrogate(a);
-    const result = optimize(topology, params, { minC1: 1 });
-    const prediction = {
-      G2: params.G2,
-      predictedRoundMs: result.predictedRoundMs, rounds: result.rounds, objective: result.objective, breakdown: result.breakdown,
-      runnersUp: result.runnersUp, report: formatPlanReport(result, topology),
-    };
-    a.prediction = { planVersion: a.plan.version + (this.samePlan(a, result) ? 0 : 1), predictedRoundMs: result.predictedRoundMs, since: a.nextRound + 1 };
-    a.lastPlannedRound = a.nextRound;
-    a.fleetChanged = false;
-    if (this.samePlan(a, result)) {
-      this.opts.store.addEvent({ runId: a.id, level: 'info', kind: 'plan_kept', nodeId: null, message: `planner (${reason}) keeps cuts (${a.plan.c1}, ${a.plan.c2}), intervals (${a.plan.i1}, ${a.plan.i2}); predicted ${result.predictedRoundMs.toFixed(1)} ms/round`, data: prediction });
-      a.prediction.since = a.nextRound;
-    } else {
-      this.requestPlan({ c1: result.plan.c1, c2: result.plan.c2, i1: result.plan.i1, i2: result.plan.i2 }, `planner: ${reason}`, prediction);
-    }
-    this.emit('replan', { reason, result });
-    return result;
-  }
+  // ---- helpers -----------------------------------------------------------
 
-  private samePlan(a: ActiveRun, r: PlanResult): boolean {
-    return a.plan.c1 === r.plan.c1 && a.plan.c2 === r.plan.c2 && a.plan.i1 === r.plan.i1 && a.plan.i2 === r.plan.i2;
-  }
-
-  /** The convergence surrogate: defaults, with the layer profile of the gradient second moments measured in warm-up. */
-  private surrogate(a: ActiveRun) {
-    const units = modelSizesProfile(a.plan.model);
-    const params = defaultSurrogateParams(units);
-    const g = a.gradSq;
-    if (g.count.every((c) => c > 0)) {
-      // Only the shape across layers is measured; the scale stays the
-      // calibrated one (docs/planner.md): normalise to sum 1.
-      const means = g.sum.map((s, j) => s / g.count[j]!);
-      const total = means.reduce((x, y) => x + y, 0);
-      if (total > 0) params.G2 = means.map((v) => v / total);
-    }
-    return params;
-  }
-
-  private recordGradSq(a: ActiveRun, start: number, values: readonly number[]): void {
-    values.forEach((v, i) => {
-      const j = start + i;
-      if (j < a.gradSq.sum.length && Number.isFinite(v) && v >= 0) {
-        a.gradSq.sum[j]! += v;
-        a.gradSq.count[j]! += 1;
-      }
-    });
-  }
-
-  /** Called after every round of a run with the planner on. */
-  private maybeReplan(a: ActiveRun, r: number, roundMs: number): void {
-    if (a.trial.planner !== 'auto' || a.pendingPlan) return;
-    const t = a.trial;
-    let reason: string | undefined;
-    if (r + 1 === t.warmupRounds) reason = 'after warm-up';
-    else if (r + 1 > t.warmupRounds && a.fleetChanged) reason = 'the fleet changed';
-    else if (a.prediction && a.plan.version === a.prediction.planVersion && r >= a.prediction.since) {
-      // Sync rounds are longer than the others, and the prediction is the
-      // mean over a whole aggregation cycle: compare means over whole cycles.
-      const cycle = Math.min(30, lcm(a.plan.i1, a.plan.i2));
-      a.recentRoundMs.push(roundMs);
-      if (a.recentRoundMs.length > Math.max(3 * cycle, 12)) a.recentRoundMs.shift();
-      const cycles = Math.floor(a.recentRoundMs.length / cycle);
-      if (cycles >= 2 && a.recentRoundMs.length >= 10 && r - a.lastPlannedRound >= 30) {
-        const recent = a.recentRoundMs.slice(a.recentRoundMs.length - cycles * cycle);
-        const means = Array.from({ length: cycles }, (_, k) => recent.slice(k * cycle, (k + 1) * cycle).reduce((x, y) => x + y, 0) / cycle);
-        if (shouldReplan(a.prediction.predictedRoundMs, means, t.replanThreshold)) {
-          reason = `round time drifted from the predicted ${a.prediction.predictedRoundMs.toFixed(0)} ms`;
-        }
-      }
-    }
-    if (!reason) return;
-    try {
-      this.replan(reason);
-      a.recentRoundMs = [];
-    } catch (err) {
-      this.event('warn', 'replan_failed', `could not re-plan (${reason}): ${(err as Error).message}`);
-      if (r + 1 === t.warmupRounds) a.fleetChanged = true;
-    }
-  }
-
-  // ---- rounds -------------------------------------------------------------
-
-  private runRound(round: number, syncDevices: boolean, syncEdges: boolean): Promise<RoundResult> {
-    return new Promise<RoundResult>((resolve) => {
-      void this.mailbox.run(() => {
-        const now = performance.now();
-        const r: CloudRound = {
-          round, syncDevices, syncEdges, phase: 'collect', startedAt: now, phaseStartedAt: now,
-          expected: new Set(this.edges.keys()), acts: new Map(), satOut: new Set(), slices: [], awaitingDone: new Set(),
-          done: new Map(), deviceAvgs: new Map(), edgeCopies: new Map(), loss: 0, correct: 0, samples: 0, participants: 0,
-          computeMs: 0, waitMs: 0, bytesInAtStart: this.edgeBytes.bytesIn, bytesOutAtStart: this.edgeBytes.bytesOut, resolve,
-        };
-        this.round = r;
-        for (const id of r.expected) {
-          this.edges.get(id)!.peer.send(EVENTS.roundStart, { header: this.header(round), syncDevices, syncEdges });
-        }
-        if (r.expected.size === 0) {
-          this.finishRound(r);
-          return;
-        }
-        this.armDeadline(r);
-      });
-    });
-  }
-
-  private onActivations(link: EdgeLink, m: MessageOf<typeof EVENTS.activations>): void {
-    const a = this.requireRunning();
-    const r = this.round;
-    if (!m.header) throw new ProtocolError('malformed', 'activations without header');
-    checkHeader(m.header, { runId: a.id, planVersion: a.plan.version, round: r?.round ?? -1 });
-    if (!r || r.phase !== 'collect' || !r.expected.has(link.id)) throw new ProtocolError('stale', `round ${m.header.round} is no longer collecting from ${link.id}`);
-    if (r.acts.has(link.id) || r.satOut.has(link.id)) throw new ProtocolError('stale', `activations for round ${r.round} already received from ${link.id}`);
-    const act = expectTensor(m.activations, { shape: [null, ...a.top.inputShape()], dtype: 'float32', finite: true });
-    const n = act.shape[0]!;
-    const sliceTotal = m.slices.reduce((s, x) => s + x.samples, 0);
-    if (n < 1 || m.slices.length > MAX_DEVICES_PER_EDGE || sliceTotal !== n || m.slices.some((s) => s.samples < 1 || s.samples > a.plan.batchSize)) {
-      throw new ProtocolError('bad_shape', `${n} samples in ${m.slices.length} slices summing to ${sliceTotal} do not fit batch size ${a.plan.batchSize}`);
-    }
-    const labels = checkLabels(m.labels, modelInfo(a.plan.model).numClasses, n);
-    r.acts.set(link.id, { data: act.data, labels, n, slices: m.slices.length });
-    this.maybeCompute(r);
-  }
-
-  private onRoundDone(link: EdgeLink, m: MessageOf<typeof EVENTS.roundDone>): void {
-    const a = this.requireRunning();
-    const r = this.round;
-    if (!m.header) throw new ProtocolError('malformed', 'round done without header');
-    checkHeader(m.header, { runId: a.id, planVersion: a.plan.version, round: r?.round ?? -1 });
-    if (!r) throw new ProtocolError('stale', 'no round in progress');
-    if (r.phase === 'collect' && r.expected.has(link.id) && !r.acts.has(link.id) && !r.satOut.has(link.id) && m.samples === 0) {
-      // The edge sits this round out (no device delivered in time).
-      r.satOut.add(link.id);
-      r.done.set(link.id, m);
-      this.maybeCompute(r);
-      return;
-    }
-    if (r.phase !== 'down' || !r.awaitingDone.has(link.id)) throw new ProtocolError('stale', `not expecting round done from ${link.id}`);
-    r.awaitingDone.delete(link.id);
-    r.done.set(link.id, m);
-    if (r.awaitingDone.size === 0) this.finishRound(r);
-  }
-
-  private onWeightsUp(link: EdgeLink, m: MessageOf<typeof EVENTS.weightsUp>): void {
-    const a = this.requireRunning();
-    const r = this.round;
-    if (!m.header) throw new ProtocolError('malformed', 'weights without header');
-    checkHeader(m.header, { runId: a.id, planVersion: a.plan.version, round: r?.round ?? -1 });
-    if (!r || r.phase !== 'down' || !r.awaitingDone.has(link.id)) throw new ProtocolError('stale', `not expecting weights from ${link.id} now`);
-    if (!(m.samples > 0)) throw new ProtocolError('bad_shape', 'weights must carry a positive sample count');
-    if (m.tier === Tier.TIER_DEVICE) {
-      if (!r.syncDevices) throw new ProtocolError('stale', `round ${r.round} does not aggregate devices`);
-      if (r.deviceAvgs.has(link.id)) throw new ProtocolError('stale', 'device weights already received');
-      r.deviceAvgs.set(link.id, { ws: checkWeights(m.tensors, tierWeightShapes(a.plan.model, 0, a.plan.c1)), samples: m.samples });
-    } else if (m.tier === Tier.TIER_EDGE) {
-      if (!r.syncEdges) throw new ProtocolError('stale', `round ${r.round} does not aggregate edges`);
-      if (r.edgeCopies.has(link.id)) throw new ProtocolError('stale', 'edge weights already received');
-      r.edgeCopies.set(link.id, { ws: checkWeights(m.tensors, tierWeightShapes(a.plan.model, a.plan.c1, a.plan.c2)), samples: m.samples });
-    } else {
-      throw new ProtocolError('bad_shape', 'edges upload device or edge tier weights only');
-    }
-  }
-
-  private maybeCompute(r: CloudRound): void {
-    if (r.phase !== 'collect') return;
-    for (const id of r.expected) if (!r.acts.has(id) && !r.satOut.has(id)) return;
-    clearTimeout(r.timer);
-    r.waitMs += performance.now() - r.phaseStartedAt;
-    if (r.acts.size === 0) {
-      this.finishRound(r);
-      return;
-    }
+  private welcomeEdge(e: ChildLink): void {
     const a = this.active!;
-    r.phase = 'down';
-    const ids = [...r.acts.keys()].sort();
-    const inShape = a.top.inputShape();
-    const per = inShape.reduce((x, y) => x * y, 1);
-    const total = ids.reduce((x, id) => x + r.acts.get(id)!.n, 0);
-    const t0 = performance.now();
-    const { x: xData, y: labels } = concatBatches(ids.map((id) => { const p = r.acts.get(id)!; return { x: p.data, y: p.labels, n: p.n }; }));
-    r.slices = ids.map((id) => ({ id, n: r.acts.get(id)!.n }));
-    r.participants = ids.reduce((x, id) => x + r.acts.get(id)!.slices, 0);
-    r.acts.clear();
-    const x = tf.tensor(xData, [total, ...inShape]);
-    const y = tf.tensor1d(labels, 'int32');
-    const out = a.top.trainTop(x, y, a.plan.lr, true);
-    x.dispose();
-    y.dispose();
-    const dx = out.dxSum ? (out.dxSum.dataSync() as Float32Array) : new Float32Array(total * per);
-    out.dxSum?.dispose();
-    r.loss = out.lossSum;
-    r.correct = out.correct;
-    r.samples = total;
-    r.computeMs += performance.now() - t0;
-    r.phaseStartedAt = performance.now();
-    let off = 0;
-    for (const s of r.slices) {
-      const link = this.edges.get(s.id);
-      const slice = dx.subarray(off * per, (off + s.n) * per);
-      off += s.n;
-      if (!link) continue;
-      r.awaitingDone.add(s.id);
-      link.peer.send(EVENTS.gradients, { header: this.header(r.round), gradients: encodeTensor(slice, [s.n, ...inShape], codecName(a.plan.codec)) });
-    }
-    if (r.awaitingDone.size === 0) this.finishRound(r);
-    else this.armDeadline(r);
-  }
-
-  private finishRound(r: CloudRound): void {
-    if (r.phase === 'done') return;
-    clearTimeout(r.timer);
-    if (r.phase === 'down') r.waitMs += performance.now() - r.phaseStartedAt;
-    r.phase = 'done';
-    this.round = undefined;
-    const a = this.active!;
-    const header = this.header(r.round);
-    const t0 = performance.now();
-    if (r.syncDevices && r.deviceAvgs.size > 0) {
-      const copies = [...r.deviceAvgs.values()];
-      a.deviceAvg = fedAvg(copies.map((c) => c.ws), copies.map((c) => c.samples));
-      const tensors = this.encodeTier(a.deviceAvg, 0, a.plan.c1);
-      const samples = copies.reduce((x, c) => x + c.samples, 0);
-      for (const e of this.edges.values()) e.peer.send(EVENTS.weightsDown, { header, tier: Tier.TIER_DEVICE, tensors, samples });
-    }
-    if (r.syncEdges && r.edgeCopies.size > 0) {
-      const copies = [...r.edgeCopies.values()];
-      a.edgeAvg = fedAvg(copies.map((c) => c.ws), copies.map((c) => c.samples));
-      const tensors = this.encodeTier(a.edgeAvg, a.plan.c1, a.plan.c2);
-      const samples = copies.reduce((x, c) => x + c.samples, 0);
-      for (const e of this.edges.values()) e.peer.send(EVENTS.weightsDown, { header, tier: Tier.TIER_EDGE, tensors, samples });
-    }
-    r.computeMs += performance.now() - t0;
-    const done = [...r.done.values()];
-    if (r.samples > 0) {
-      for (const d of done) this.recordGradSq(a, d.gradSqStart, d.gradSq);
-      if (a.top.lastUnitGradSq) this.recordGradSq(a, a.plan.c2, a.top.lastUnitGradSq);
-    }
-    const late = new Set<string>();
-    for (const d of done) for (const id of d.late) late.add(id);
-    r.resolve({
-      round: r.round,
-      samples: r.samples,
-      loss: r.samples ? r.loss / r.samples : 0,
-      trainAccuracy: r.samples ? r.correct / r.samples : 0,
-      roundMs: performance.now() - r.startedAt,
-      deviceComputeMs: done.reduce((x, d) => Math.max(x, d.maxChildComputeMs), 0),
-      edgeComputeMs: done.reduce((x, d) => Math.max(x, d.computeMs), 0),
-      cloudComputeMs: r.computeMs,
-      edgeWaitMs: done.reduce((x, d) => Math.max(x, d.waitMs), 0),
-      cloudWaitMs: r.waitMs,
-      bytesDeviceEdgeUp: done.reduce((x, d) => x + d.bytesDownUp, 0),
-      bytesEdgeDeviceDown: done.reduce((x, d) => x + d.bytesDownDown, 0),
-      bytesEdgeCloudUp: this.edgeBytes.bytesIn - r.bytesInAtStart,
-      bytesCloudEdgeDown: this.edgeBytes.bytesOut - r.bytesOutAtStart,
-      devices: r.participants,
-      lateDevices: late.size,
-      syncedDevices: r.syncDevices,
-      syncedEdges: r.syncEdges,
-    });
-  }
-
-  private armDeadline(r: CloudRound): void {
-    clearTimeout(r.timer);
-    // The cloud waits longer than the edges so that an edge's own deadline
-    // fires first and it can still report with the devices it has.
-    const ms = (this.active!.plan.deadlineMs || 30000) * 1.5;
-    r.timer = setTimeout(() => {
-      void this.mailbox.run(() => {
-        if (this.round !== r) return;
-        if (r.phase === 'collect') {
-          const missing = [...r.expected].filter((id) => !r.acts.has(id) && !r.satOut.has(id));
-          this.event('warn', 'deadline', `round ${r.round}: going on without edges ${missing.join(', ')}`);
-          for (const id of missing) r.expected.delete(id);
-          this.maybeCompute(r);
-        } else if (r.phase === 'down') {
-          this.event('warn', 'deadline', `round ${r.round}: edges ${[...r.awaitingDone].join(', ')} did not finish in time`);
-          this.finishRound(r);
-        }
-      });
-    }, ms);
-    r.timer.unref?.();
-  }
-
-  private abortRound(): void {
-    const r = this.round;
-    if (!r) return;
-    clearTimeout(r.timer);
-    this.finishRound(r);
-  }
-
-  // ---- evaluation, checkpoints ---------------------------------------------
-
-  private evaluate(a: ActiveRun): { loss: number; accuracy: number } {
-    const res = evaluate(a.plan.model, this.globalWeights(), this.opts.testData(a.plan.model));
-    return { loss: res.loss, accuracy: res.accuracy };
-  }
-
-  private saveFinal(a: ActiveRun, accuracy: number): void {
-    const ckpt = exportCheckpoint(a.plan.model, this.globalWeights());
-    this.opts.store.saveCheckpoint({
-      runId: a.id, round: a.nextRound, kind: 'final', modelJson: ckpt.modelJson,
-      weights: Buffer.from(ckpt.weightsBin.buffer, ckpt.weightsBin.byteOffset, ckpt.weightsBin.byteLength), accuracy,
+    e.peer.send(EVENTS.welcome, {
+      runId: a.id, plan: a.plan, nextRound: a.nextRound, parentId: CLOUD_ID,
+      deviceWeights: this.encodeTier(a.deviceAvg, 0, a.plan.c1),
+      edgeWeights: this.encodeTier(a.edgeAvg, a.plan.c1, a.plan.c2),
     });
   }
 
   private broadcastEnd(a: ActiveRun, reason: string): void {
-    for (const e of this.edges.values()) e.peer.send(EVENTS.runEnd, { runId: a.id, reason });
+    for (const e of this.fleet.links.all.values()) e.peer.send(EVENTS.runEnd, { runId: a.id, reason });
   }
 
-  // ---- helpers -----------------------------------------------------------
+  private loopState(a: ActiveRun): LoopState {
+    return { planSince: a.planSince, lastTest: a.lastTest, planner: a.planner.state };
+  }
 
   private requireActive(): ActiveRun {
     if (!this.active) throw new Error('no run in progress');
     return this.active;
   }
 
-  private requireRunning(): ActiveRun {
+  private requireRound(): CloudRound {
     if (!this.active) throw new ProtocolError('stale', 'no run in progress');
-    return this.active;
+    if (!this.round) throw new ProtocolError('stale', 'no round in progress');
+    return this.round;
   }
 
   private encodeTier(ws: Float32Array[], start: number, end: number) {
     const shapes = tierWeightShapes(this.active!.plan.model, start, end);
     return ws.map((w, i) => encodeTensor(w, shapes[i]!));
-  }
-
-  private header(round: number) {
-    const a = this.active!;
-    return { runId: a.id, planVersion: a.plan.version, round, sender: 'cloud' };
-  }
-
-  /** Largest message accepted under the current plan (docs/protocol.md, Limits). */
-  private messageLimit(): number {
-    const transport = this.opts.maxBytes ?? MAX_MESSAGE_BYTES;
-    const a = this.active;
-    if (!a) return Math.min(transport, 1024 * 1024);
-    return Math.min(transport, messageLimitFor({ batchSize: a.plan.batchSize, devices: MAX_DEVICES_PER_EDGE, ...modelSizes(a.plan.model, a.plan) }));
   }
 
   private event(level: 'debug' | 'info' | 'warn' | 'error', kind: string, message: string, nodeId: string | null = null, data: unknown = null): void {

@@ -1,9 +1,10 @@
-import type { MessageOf } from '@hsfl/protocol';
-import type { SubModel } from '@hsfl/runtime';
+import type { SampleLedger, TierModel } from '@hsfl/tier-engine';
+import type { RunPlanner, RunPlannerState } from './run-planner.js';
 import type { TrialConfig } from './config.js';
 import type { RoundMetrics } from './store/index.js';
 
-export type Plan = NonNullable<MessageOf<'hsfl:welcome'>['plan']>;
+export type { Plan } from '@hsfl/protocol';
+import type { Plan } from '@hsfl/protocol';
 
 /** The plan knobs an operator or the planner may change mid-run. */
 export interface PlanChange {
@@ -13,12 +14,29 @@ export interface PlanChange {
   i2: number;
 }
 
+/** A model every tier held at once: the state after a full-sync round. */
+export interface SyncedModel {
+  /** The next round to run from this state. */
+  round: number;
+  plan: Plan;
+  deviceWeights: Float32Array[];
+  edgeWeights: Float32Array[];
+  topWeights: Float32Array[];
+}
+
+/** The run loop's state that a checkpoint keeps besides the weights. */
+export interface LoopState {
+  planSince: number;
+  lastTest?: { loss: number; accuracy: number; round: number };
+  planner: RunPlannerState;
+}
+
 /** Everything the coordinator holds for the run in progress. */
 export interface ActiveRun {
   id: string;
   trial: TrialConfig;
   plan: Plan;
-  top: SubModel;
+  top: TierModel;
   deviceAvg: Float32Array[];
   edgeAvg: Float32Array[];
   nextRound: number;
@@ -26,44 +44,19 @@ export interface ActiveRun {
   planSince: number;
   paused: boolean;
   stopRequested: boolean;
+  /** The coordinator is closing: the run is interrupted, not ended. */
+  closing: boolean;
   pendingPlan?: { change: PlanChange; reason: string; prediction: unknown };
   startedAt: number;
   lastTest?: { loss: number; accuracy: number; round: number };
-  /** The planner's prediction for the plan in force, and the round from which measured rounds count against it. */
-  prediction?: { planVersion: number; predictedRoundMs: number; since: number };
-  recentRoundMs: number[];
-  lastPlannedRound: number;
-  /** A node joined or left since the last plan. */
-  fleetChanged: boolean;
-  /** Per-unit squared gradient norms summed over rounds (for the planner's G2). */
-  gradSq: { sum: number[]; count: number[] };
-}
-
-export interface CloudRound {
-  round: number;
-  syncDevices: boolean;
-  syncEdges: boolean;
-  phase: 'collect' | 'down' | 'done';
-  startedAt: number;
-  phaseStartedAt: number;
-  expected: Set<string>;
-  acts: Map<string, { data: Float32Array; labels: Int32Array; n: number; slices: number }>;
-  satOut: Set<string>;
-  slices: { id: string; n: number }[];
-  awaitingDone: Set<string>;
-  done: Map<string, MessageOf<'hsfl:round-done'>>;
-  deviceAvgs: Map<string, { ws: Float32Array[]; samples: number }>;
-  edgeCopies: Map<string, { ws: Float32Array[]; samples: number }>;
-  loss: number;
-  correct: number;
-  samples: number;
-  participants: number;
-  computeMs: number;
-  waitMs: number;
-  bytesInAtStart: number;
-  bytesOutAtStart: number;
-  timer?: NodeJS.Timeout;
-  resolve: (m: RoundResult) => void;
+  planner: RunPlanner;
+  /** Samples the cloud observed from each edge since the device / edge tier was last averaged. */
+  deviceSamples: SampleLedger;
+  edgeSamples: SampleLedger;
+  /** The latest model all tiers held at once (what is scored, stored and resumed from). */
+  synced: SyncedModel;
+  /** Whether the last round was a full sync (the live tiers equal `synced`). */
+  inSync: boolean;
 }
 
 /** What one round measured: a store row without what the loop adds (plan version, test scores, end time). */
@@ -71,7 +64,8 @@ export type RoundResult = Omit<RoundMetrics, 'planVersion' | 'testAccuracy' | 't
 
 export interface RunSummary {
   runId: string;
-  status: 'completed' | 'stopped' | 'failed';
+  /** 'interrupted': the coordinator closed mid-run; the run resumes from its checkpoint when it starts again. */
+  status: 'completed' | 'stopped' | 'failed' | 'interrupted';
   rounds: number;
   testAccuracy: number;
   testLoss: number;

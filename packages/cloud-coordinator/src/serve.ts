@@ -5,6 +5,7 @@ import { serveCoordinator, generateToken, tokenProblems } from './api/index.js';
 import { Store } from './store/index.js';
 import { trialProblems, type TrialConfig } from './config.js';
 import { createLogger } from './log.js';
+import { markRunFailed } from './fail-run.js';
 
 export interface ServeOptions {
   host: string;
@@ -18,6 +19,8 @@ export interface ServeOptions {
   start: boolean;
   /** Keep serving after that run ends (for the API and dashboard). */
   stay: boolean;
+  /** Resume a run a previous coordinator left running on this store (else mark it failed). */
+  resume: boolean;
   trial: TrialConfig;
   /** Operator tokens for the API and dashboard (admin: control, viewer: read-only); generated when absent. */
   adminToken?: string;
@@ -57,6 +60,7 @@ export async function serve(o: ServeOptions): Promise<number> {
     else if (o.progress === 'text') process.stdout.write(formatText(p) + '\n');
   };
   let run: ReturnType<Store['createRun']> | undefined;
+  let resumeId: string | undefined;
   // One port for everything: the edges' socket.io, the REST API, the dashboard and /metrics.
   const served = await serveCoordinator({
     bindHost: o.host, port: o.port, token: o.token, store, testData: testDataFor, log, backend: backend.name, adminToken, viewerToken,
@@ -65,7 +69,12 @@ export async function serve(o: ServeOptions): Promise<number> {
       coord.on('topology', (edges) => out({ type: 'topology', edges }));
       coord.on('status', (s) => out({ type: 'status', ...s }));
       coord.on('plan', (plan) => out({ type: 'plan', plan }));
-      run = o.start ? coord.createRun(o.trial) : undefined;
+      const interrupted = store.interruptedRuns();
+      for (const r of interrupted.slice(0, -1)) markRunFailed(store, r.id, 'superseded by a later interrupted run', 'hsfl-coordinator serve');
+      const last = interrupted[interrupted.length - 1];
+      if (last && o.resume) resumeId = last.id;
+      else if (last) markRunFailed(store, last.id, 'not resumed (--no-resume)', 'hsfl-coordinator serve');
+      run = o.start && !resumeId ? coord.createRun(o.trial) : undefined;
     },
   }).catch((err: unknown) => {
     store.close();
@@ -74,30 +83,39 @@ export async function serve(o: ServeOptions): Promise<number> {
   const coord = served.coordinator;
   const port = served.port;
   out({
-    type: 'listening', port, runId: run?.id, db: store.path, host: hostname(), backend: backend.name,
+    type: 'listening', port, runId: run?.id ?? resumeId, resuming: resumeId !== undefined, db: store.path, host: hostname(), backend: backend.name,
     dashboard: served.url, adminToken, viewerToken, tokensGenerated: { admin: !o.adminToken, viewer: !o.viewerToken },
   });
-  let stopping = false;
+  // SIGTERM or SIGINT: close (the run in progress stays resumable from its
+  // last checkpoint, and edges keep reconnecting); a second signal, or
+  // closing taking longer than a few seconds, exits at once.
+  let signalled = false;
   const finished = new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
-      if (stopping) process.exit(1);
-      stopping = true;
-      log.info({ signal }, 'stopping');
-      if (coord.runId) coord.requestStop();
-      resolve();
+      if (signalled) {
+        log.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      signalled = true;
+      log.info({ signal, runId: coord.runId, round: coord.currentRound }, coord.runId ? `stopping: run ${coord.runId} is interrupted at round ${coord.currentRound} and resumes from its checkpoint on the next start` : 'stopping');
+      setTimeout(() => {
+        log.error({}, 'shutdown took too long; exiting');
+        process.exit(1);
+      }, 5000).unref();
+      void served.close().then(resolve, resolve);
     };
     process.on('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGTERM', () => shutdown('SIGTERM'));
   });
   try {
     let code = 0;
-    if (run) {
-      const summary = await coord.startRun(run.id);
+    const id = resumeId ?? run?.id;
+    if (id) {
+      const summary = resumeId ? await coord.resumeRun(resumeId) : await coord.startRun(id);
       out({ type: 'done', ...summary });
-      code = summary.status === 'completed' ? 0 : 2;
+      code = summary.status === 'completed' ? 0 : summary.status === 'interrupted' ? 143 : 2;
     }
-    if (!run || o.stay) await finished;
-    await new Promise((r) => setTimeout(r, 300));
+    if (!signalled && (!id || o.stay)) await finished;
     return code;
   } finally {
     await served.close();

@@ -1,0 +1,39 @@
+// What the coordinator stores of a model: the synced state a run resumes
+// from (with the round's metrics, in one transaction) and the final model.
+import { assembleWeights, evaluate, exportCheckpoint, type Dataset } from '@hsfl/runtime';
+import type { Store, SyncCheckpoint, SyncCheckpointInput } from './store/index.js';
+import type { LoopState, Plan, SyncedModel } from './run-state.js';
+
+/** The assembled model of a synced state. */
+export function assembled(s: SyncedModel): Float32Array[] {
+  return assembleWeights(s.plan.model, s.plan.c1, s.plan.c2, s.deviceWeights, s.edgeWeights, s.topWeights);
+}
+
+export function scoreSynced(s: SyncedModel, data: Dataset): { loss: number; accuracy: number } {
+  const r = evaluate(s.plan.model, assembled(s), data);
+  return { loss: r.loss, accuracy: r.accuracy };
+}
+
+export function toCheckpoint(s: SyncedModel, loop: LoopState): SyncCheckpointInput {
+  return {
+    round: s.round, planVersion: s.plan.version, plan: s.plan, state: loop,
+    deviceWeights: s.deviceWeights, edgeWeights: s.edgeWeights, topWeights: s.topWeights,
+  };
+}
+
+export function fromCheckpoint(c: SyncCheckpoint): { synced: SyncedModel; loop: LoopState } {
+  const plan = c.plan as Plan;
+  return {
+    synced: { round: c.round, plan, deviceWeights: c.deviceWeights, edgeWeights: c.edgeWeights, topWeights: c.topWeights },
+    loop: c.state as LoopState,
+  };
+}
+
+/** Stores the final model of a run as a tfjs Layers model (DESIGN §4c). */
+export function saveFinalModel(store: Store, runId: string, s: SyncedModel, accuracy: number): void {
+  const ckpt = exportCheckpoint(s.plan.model, assembled(s));
+  store.saveCheckpoint({
+    runId, round: s.round, kind: 'final', modelJson: ckpt.modelJson,
+    weights: Buffer.from(ckpt.weightsBin.buffer, ckpt.weightsBin.byteOffset, ckpt.weightsBin.byteLength), accuracy,
+  });
+}
