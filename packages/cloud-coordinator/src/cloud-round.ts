@@ -28,6 +28,8 @@ export interface CloudRoundContext {
   edgeSamples: SampleLedger;
   edgeBytes: ByteTotals;
   send<E extends EventName>(edgeId: string, event: E, msg: MessageInitOf<E>): void;
+  /** Sends to every connected edge (the averages go to all, not only to this round's). */
+  broadcast<E extends EventName>(event: E, msg: MessageInitOf<E>): void;
   warn(kind: string, message: string): void;
   /** Runs fn in the coordinator's mailbox (deadlines fire outside it). */
   inMailbox(fn: () => void): void;
@@ -187,14 +189,25 @@ export class CloudRound {
     const outcome: RoundOutcome = { result: undefined as unknown as RoundResult, gradSq: [] };
     const weigh = (copies: Map<string, Float32Array[]>, ledger: SampleLedger) =>
       [...copies].filter(([id]) => this.barrier.reports.has(id)).map(([id, weights]) => ({ weights, samples: ledger.of(id) })).filter((x) => x.samples > 0);
+    const header = headerFor(plan, this.round, 'cloud');
+    const down = (tier: Tier, ws: Float32Array[], start: number, end: number, samples: number) => {
+      const shapes = tierWeightShapes(plan.model, start, end);
+      this.c.broadcast(EVENTS.weightsDown, { header, tier, tensors: ws.map((w, i) => encodeTensor(w, shapes[i]!)), samples });
+    };
     if (this.flags.syncDevices) {
       const copies = weigh(this.deviceAvgs, this.c.deviceSamples);
-      if (copies.length) outcome.deviceAvg = aggregator.combine(copies);
+      if (copies.length) {
+        outcome.deviceAvg = aggregator.combine(copies);
+        down(Tier.TIER_DEVICE, outcome.deviceAvg, 0, plan.c1, copies.reduce((a, x) => a + x.samples, 0));
+      }
       this.c.deviceSamples.reset();
     }
     if (this.flags.syncEdges) {
       const copies = weigh(this.edgeCopies, this.c.edgeSamples);
-      if (copies.length) outcome.edgeAvg = aggregator.combine(copies);
+      if (copies.length) {
+        outcome.edgeAvg = aggregator.combine(copies);
+        down(Tier.TIER_EDGE, outcome.edgeAvg, plan.c1, plan.c2, copies.reduce((a, x) => a + x.samples, 0));
+      }
       this.c.edgeSamples.reset();
     }
     this.computeMs += performance.now() - t0;

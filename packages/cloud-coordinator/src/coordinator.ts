@@ -453,21 +453,24 @@ export class Coordinator extends EventEmitter {
     this.emit('plan', plan);
   }
 
-  private runRound(a: ActiveRun, round: number, flags: SyncFlags): Promise<RoundOutcome> {
-    return this.mailbox.run(() => {
-      const r = new CloudRound({
-        plan: a.plan, top: a.top, deviceSamples: a.deviceSamples, edgeSamples: a.edgeSamples, edgeBytes: this.edgeBytes,
-        send: <E extends EventName>(id: string, event: E, msg: MessageInitOf<E>) => this.fleet.edge(id)?.peer.send(event, msg),
-        warn: (kind, message) => this.event('warn', kind, message),
-        inMailbox: (fn) => void this.mailbox.run(fn),
-      }, round, flags, this.fleet.links.all.keys());
+  private async runRound(a: ActiveRun, round: number, flags: SyncFlags): Promise<RoundOutcome> {
+    const r = new CloudRound({
+      plan: a.plan, top: a.top, deviceSamples: a.deviceSamples, edgeSamples: a.edgeSamples, edgeBytes: this.edgeBytes,
+      send: <E extends EventName>(id: string, event: E, msg: MessageInitOf<E>) => this.fleet.edge(id)?.peer.send(event, msg),
+      broadcast: <E extends EventName>(event: E, msg: MessageInitOf<E>) => {
+        for (const e of this.fleet.links.all.values()) e.peer.send(event, msg);
+      },
+      warn: (kind, message) => this.event('warn', kind, message),
+      inMailbox: (fn) => void this.mailbox.run(fn),
+    }, round, flags, this.fleet.links.all.keys());
+    // Begin inside the mailbox, but never wait there for the round's end: its messages arrive through the mailbox.
+    await this.mailbox.run(() => {
       this.round = r;
       r.begin();
-      return r.done;
-    }).then((o) => {
-      this.round = undefined;
-      return o!;
     });
+    const o = await r.done;
+    if (this.round === r) this.round = undefined;
+    return o;
   }
 
   private maybeReplan(a: ActiveRun, r: number, roundMs: number): void {

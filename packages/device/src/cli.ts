@@ -57,13 +57,28 @@ async function main(): Promise<void> {
     id: argv.id, edgeUrl: argv.edge, token: argv.token, backend: backend.name, host: hostname(),
     data: train, indices, seed: argv.dataSeed * 7919 + argv.shard, log, onEvent: progress,
   });
-  const shutdown = async (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    await agent.stop();
-    process.exit(0);
+  // SIGTERM or SIGINT ends the process within a few seconds whatever it
+  // waits for; a second signal ends it at once.
+  let signalled = false;
+  const shutdown = (signal: string) => {
+    if (signalled) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    signalled = true;
+    log.info({ signal, abandoned: agent.activity }, `shutting down; abandoning ${agent.activity}`);
+    setTimeout(() => {
+      log.error({}, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, 3000).unref();
+    void agent.stop().finally(() => process.exit(0));
   };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  agent.on('gone', (reason: string) => {
+    log.warn({ reason }, 'sent away for good by the parent; exiting');
+    void agent.stop().finally(() => process.exit(3));
+  });
   agent.on('runEnd', (reason: string) => {
     progress('finished', { reason, rounds: agent.roundsTrained });
     if (argv.exitAfterRun) void agent.stop().then(() => process.exit(0));

@@ -46,13 +46,28 @@ async function main(): Promise<void> {
   const port = await edge.start();
   if (argv.progress === 'jsonl') process.stdout.write(JSON.stringify({ type: 'listening', id: argv.id, port }) + '\n');
   else if (argv.progress === 'text') process.stdout.write(`hsfl-edge ${argv.id}: devices connect to port ${port}\n`);
-  const shutdown = async (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    await edge.stop();
-    process.exit(0);
+  // SIGTERM or SIGINT ends the process within a few seconds whatever it
+  // waits for; a second signal ends it at once.
+  let signalled = false;
+  const shutdown = (signal: string) => {
+    if (signalled) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    signalled = true;
+    log.info({ signal, abandoned: edge.activity }, `shutting down; abandoning ${edge.activity}`);
+    setTimeout(() => {
+      log.error({}, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, 3000).unref();
+    void edge.stop().finally(() => process.exit(0));
   };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  edge.on('gone', (reason: string) => {
+    log.warn({ reason }, 'sent away for good by the parent; exiting');
+    void edge.stop().finally(() => process.exit(3));
+  });
   edge.on('runEnd', (reason: string) => {
     if (argv.progress === 'jsonl') process.stdout.write(JSON.stringify({ type: 'runEnd', id: argv.id, reason }) + '\n');
     // Let the run-end notice reach the devices before the sockets close.

@@ -31,6 +31,8 @@ export class RoundBarrier<P, R> {
   private readonly gone = new Set<string>();
   private readonly owed_ = new Set<string>();
   private readonly reports_ = new Map<string, R>();
+  /** beginDown ran: the children owed a RoundDone are fixed. */
+  private downBegun = false;
 
   constructor(readonly round: number, expected: Iterable<string>) {
     this.expected = new Set(expected);
@@ -95,7 +97,8 @@ export class RoundBarrier<P, R> {
       if (this.satOut_.has(id)) return;
       this.delivered_.delete(id);
       this.late_.add(id);
-    } else if (this.phase_ === 'up') {
+    } else if (this.phase_ === 'up' || !this.downBegun) {
+      // 'up', or 'down' before beginDown (the cloud): it takes no step.
       if (this.delivered_.has(id)) this.gone.add(id);
     } else if (this.owed_.delete(id)) {
       this.late_.add(id);
@@ -125,7 +128,8 @@ export class RoundBarrier<P, R> {
    */
   beginDown(): string[] {
     if (this.phase_ === 'up') this.move('up', 'down');
-    else this.move('down', 'down');
+    else if (this.phase_ !== 'down' || this.downBegun) throw new Error(`round ${this.round}: cannot move from ${this.phase_} to down${this.downBegun ? ' (gradients already went down)' : ''}`);
+    this.downBegun = true;
     const to = [...this.delivered_.keys()].filter((id) => !this.gone.has(id) && !this.late_.has(id)).sort();
     for (const id of this.gone) this.late_.add(id);
     for (const id of to) this.owed_.add(id);

@@ -71,10 +71,11 @@ export class TierModel {
   /** Forward of n samples; keeps x for backward(). */
   forward(x: Float32Array, n: number): Float32Array {
     this.discard();
-    const xt = tf.tensor(x, [n, ...this.sub.inputShape()]);
+    // A copy: some backends keep the array they are given, and the caller's may change before backward().
+    const xt = tf.tensor(x.slice(), [n, ...this.sub.inputShape()]);
     try {
       const y = this.sub.forward(xt);
-      const out = y.dataSync() as Float32Array;
+      const out = (y.dataSync() as Float32Array).slice();
       y.dispose();
       this.saved = { x: xt, n };
       return out;
@@ -97,7 +98,7 @@ export class TierModel {
     try {
       const dx = this.sub.backward(s.x, dyt, s.n, lr, wantInputGrad);
       if (!dx) return wantInputGrad ? new Float32Array(s.n * this.inPerSample) : null;
-      const out = dx.dataSync() as Float32Array;
+      const out = (dx.dataSync() as Float32Array).slice();
       dx.dispose();
       return out;
     } finally {
