@@ -12,24 +12,29 @@ function workDir(name: string): string {
 describe('a federation of separate processes on loopback', function () {
   this.timeout(15 * 60 * 1000);
 
-  it('1 coordinator, 2 edges, 4 devices, non-IID, I1 and I2 > 1: reaches >= 95% test accuracy and is stored', async () => {
+  it('1 coordinator, 2 edges, 4 devices, non-IID, I1 and I2 > 1: runs all its rounds, ends at >= 95% test accuracy and is stored', async () => {
     const dir = workDir('fed');
     const db = join(dir, 'hsfl.sqlite');
+    // No target accuracy: the run trains all its rounds and the accuracy asserted is that of the final model.
+    // Measured (cnn-mnist, batch 32, lr 0.1, 2 cores): ~0.95 from round ~240 on, 0.96 at round 400, ~85 s.
+    const rounds = 450;
     const fed = new LocalFederation({
-      trial: { ...DEFAULT_TRIAL, name: 'it-accuracy', i1: 2, i2: 3, rounds: 800, evalEvery: 10, targetAccuracy: 0.95 },
+      trial: { ...DEFAULT_TRIAL, name: 'it-accuracy', i1: 2, i2: 3, rounds, evalEvery: 10, targetAccuracy: undefined },
       edges: 2, devicesPerEdge: 2, partition: 'dirichlet', alpha: 0.5, dataSeed: 1, token: 'it-token', db, logDir: join(dir, 'logs'),
     });
     try {
       await fed.start();
-      const done = await fed.waitDone(14 * 60 * 1000);
+      const done = await fed.waitDone(5 * 60 * 1000);
       assert.equal(done.status, 'completed');
-      assert.ok(done.testAccuracy >= 0.95, `test accuracy ${done.testAccuracy}`);
+      assert.equal(done.rounds, rounds);
+      assert.ok(done.testAccuracy >= 0.95, `final test accuracy ${done.testAccuracy}`);
       await fed.stop();
 
       const store = Store.open(db);
       try {
         const run = store.getRun(done.runId)!;
         assert.equal(run.status, 'completed');
+        assert.equal(run.finalAccuracy, done.testAccuracy);
         assert.ok(run.finalAccuracy! >= 0.95);
         const plan = store.latestPlan(done.runId)!.plan as Record<string, number>;
         assert.equal(plan.i1, 2);
@@ -37,7 +42,8 @@ describe('a federation of separate processes on loopback', function () {
         const metrics = store.listRoundMetrics(done.runId);
         assert.equal(metrics.length, done.rounds);
         assert.ok(metrics.every((m, i) => m.round === i && Number.isFinite(m.loss) && m.samples > 0));
-        assert.ok(metrics.some((m) => m.testAccuracy !== null && m.testAccuracy >= 0.95));
+        // The last round is scored, and its score is the run's final accuracy.
+        assert.equal(metrics[metrics.length - 1]!.testAccuracy, done.testAccuracy);
         assert.ok(metrics.every((m) => m.bytesDeviceEdgeUp > 0 && m.bytesEdgeCloudUp > 0 && m.bytesCloudEdgeDown > 0 && m.bytesEdgeDeviceDown > 0));
         assert.ok(metrics.every((m) => m.cloudComputeMs > 0 && m.edgeComputeMs > 0 && m.deviceComputeMs > 0));
         assert.ok(metrics.filter((m) => m.syncedDevices).length >= Math.floor(done.rounds / 2));
@@ -46,6 +52,7 @@ describe('a federation of separate processes on loopback', function () {
         assert.equal(nodes.filter((n) => n.role === 'device').length, 4);
         const ckpt = store.latestCheckpoint(done.runId, 'final');
         assert.ok(ckpt && ckpt.weights.length > 0 && JSON.parse(ckpt.modelJson).modelTopology);
+        assert.equal(ckpt.accuracy, done.testAccuracy);
       } finally {
         store.close();
       }

@@ -50,7 +50,11 @@ export function deviceSeed(i: number): number {
  */
 export async function startInProcess(
   trial: Partial<TrialConfig>,
-  layout: { devicesPerEdge: number[]; partition?: 'iid' | 'dirichlet'; alpha?: number },
+  layout: {
+    devicesPerEdge: number[]; partition?: 'iid' | 'dirichlet'; alpha?: number;
+    /** Each device's indices into the MNIST train split (device order); overrides partition. */
+    shards?: Int32Array[];
+  },
 ): Promise<InProcessFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'hsfl-test-'));
   const store = Store.open(join(dir, 'store.sqlite'));
@@ -61,7 +65,8 @@ export async function startInProcess(
   const coordinator = new Coordinator({ bindHost: '127.0.0.1', port: 0, token: TOKEN, store, testData: () => test, log: cloudLog, backend: 'test' });
   const runRow = coordinator.createRun(t);
   const port = await coordinator.start();
-  const shards = partition(train.y, total, { kind: layout.partition ?? 'iid', alpha: layout.alpha, seed: 7 });
+  if (layout.shards && layout.shards.length !== total) throw new Error(`${layout.shards.length} shards for ${total} devices`);
+  const shards = layout.shards ?? partition(train.y, total, { kind: layout.partition ?? 'iid', alpha: layout.alpha, seed: 7 });
   const edges: EdgeAggregator[] = [];
   const devices: DeviceAgent[] = [];
   const edgeLogs: RecordingLog[] = [];
