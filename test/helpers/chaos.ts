@@ -127,10 +127,14 @@ export class ChaosRun {
   /** Every round line of every coordinator incarnation, in order. */
   readonly rounds: RoundLine[] = [];
   lastTopology?: Topo;
+  /** The topology when the run's end was reported (the coordinator's later lines show nodes leaving as it shuts down). */
+  private topologyAtDone?: Topo;
   /** Processes the harness signalled on purpose (their exits are expected). */
   private readonly expectedExit = new Set<ManagedProcess>();
   private readonly watched = new Set<ManagedProcess>();
   private doneLine?: ProgressLine;
+  /** Set once the harness stops everything: exits from then on are its own doing. */
+  private stopping = false;
   private lastRoundAt = Date.now();
   private readonly progressWaiters = new Set<() => void>();
   fed!: AnyFed;
@@ -179,18 +183,23 @@ export class ChaosRun {
       if (p.processGroup && p.pid) liveGroups.add(p.pid);
       void p.exited.then((code) => {
         if (p.pid) liveGroups.delete(p.pid);
-        if (this.expectedExit.has(p) || this.doneLine) return;
-        if (p === this.fed.coordinator && this.doneLine) return;
+        if (this.expectedExit.has(p) || this.doneLine || this.stopping) return;
         this.problems.push(`${p.name} exited on its own (code ${code}) at round ${this.lastRound()}`);
         this.wakeWaiters();
       });
       if (p === this.fed.coordinator) {
+        // A new incarnation: an end an earlier one reported (e.g. 'stopped' on SIGTERM) is not the run's end.
+        this.doneLine = undefined;
+        this.topologyAtDone = undefined;
         p.on('line', (m: ProgressLine) => {
           if (m.type === 'round') {
             this.rounds.push(m as RoundLine);
             this.lastRoundAt = Date.now();
           } else if (m.type === 'topology') this.lastTopology = { edges: m.edges as Topo['edges'] };
-          else if (m.type === 'done') this.doneLine = m;
+          else if (m.type === 'done') {
+            this.doneLine = m;
+            this.topologyAtDone = this.lastTopology;
+          }
           this.wakeWaiters();
         });
       }
@@ -272,8 +281,7 @@ export class ChaosRun {
     return this.until(what, () => this.roundsSince(since).some((r) => r.devices === n && r.lateDevices === 0));
   }
 
-  topologyHas(edges: number, devices: number): boolean {
-    const t = this.lastTopology;
+  topologyHas(edges: number, devices: number, t = this.lastTopology): boolean {
     return !!t && t.edges.length === edges && t.edges.reduce((a, e) => a + e.devices.length, 0) === devices;
   }
 
@@ -333,11 +341,11 @@ export class ChaosRun {
     }
     // Nodes back: judged at the end of the run, before anything is stopped.
     const n = EDGES * DEVICES_PER_EDGE;
-    const topo = this.lastTopology;
+    const topo = this.topologyAtDone ?? this.lastTopology;
     const topoEdges = topo?.edges.length ?? 0;
     const topoDevices = topo?.edges.reduce((a, e) => a + e.devices.length, 0) ?? 0;
     let nodesBack = (done && done.runId === firstRunId ? 1 : 0) + Math.min(topoEdges, EDGES) + Math.min(topoDevices, n);
-    if (!this.topologyHas(EDGES, n)) problems.push(`the last topology has ${topoEdges} edges / ${topoDevices} devices, not ${EDGES} / ${n}`);
+    if (!this.topologyHas(EDGES, n, topo)) problems.push(`the last topology has ${topoEdges} edges / ${topoDevices} devices, not ${EDGES} / ${n}`);
     const gone = this.current().filter((p) => p !== this.fed.coordinator && !p.alive);
     if (gone.length) {
       problems.push(`not running at the end: ${gone.map((p) => `${p.name} (exit ${p.exitCode})`).join(', ')}`);
@@ -350,6 +358,7 @@ export class ChaosRun {
 
     // Stop everything, then look for survivors (pids and their process groups).
     const pids = this.all().map((p) => p.pid).filter((p): p is number => p !== undefined);
+    this.stopping = true;
     await (this.fed instanceof LabFederation ? this.fed.close() : this.fed.stop());
     const left = survivors(pids);
     if (left.length) {
@@ -407,6 +416,7 @@ export class ChaosRun {
 
   /** Ends every process (whatever state the schedule left) and removes the files unless `keep`. */
   async cleanup(keep: boolean): Promise<void> {
+    this.stopping = true;
     try {
       await (this.fed instanceof LabFederation ? this.fed.close() : this.fed?.stop());
     } finally {
