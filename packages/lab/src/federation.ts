@@ -29,6 +29,10 @@ export interface FederationOptions {
   stay?: boolean;
   /** The coordinator's port (default 0: any free port). */
   port?: number;
+  /** Each edge's port for its devices, by edge index (default 0: any free port). */
+  edgePorts?: number[];
+  /** Start every process as the leader of its own process group (ManagedProcessOptions.processGroup); stop() then kills whole groups. */
+  processGroups?: boolean;
 }
 
 /** Where the coordinator's dashboard is and how to log in (from its 'listening' line). */
@@ -58,8 +62,13 @@ export class LocalFederation {
   readonly edges = new Map<string, { proc: ManagedProcess; port: number }>();
   readonly devices = new Map<string, ManagedProcess>();
   cloudPort = 0;
+  /** The run id the first coordinator reported. */
   runId = '';
   dashboard?: DashboardAccess;
+  /** Every process started (restarts included), in order: stop() ends them all. */
+  readonly started: ManagedProcess[] = [];
+  private coordArgs: string[] = [];
+  private coordEnv: NodeJS.ProcessEnv = {};
 
   constructor(readonly o: FederationOptions) {
     mkdirSync(o.logDir, { recursive: true });
@@ -71,11 +80,19 @@ export class LocalFederation {
     return ids;
   }
 
+  private common(): string[] {
+    return ['--progress', 'jsonl', '--log-level', this.o.logLevel ?? 'info', '--backend', this.o.backend ?? 'auto'];
+  }
+
+  private spawn(name: string, script: string, args: string[], env: NodeJS.ProcessEnv = {}): ManagedProcess {
+    const proc = new ManagedProcess(name, script, args, join(this.o.logDir, `${name}.log`), env, undefined, { processGroup: this.o.processGroups });
+    this.started.push(proc);
+    return proc;
+  }
+
   async start(): Promise<void> {
     const t = this.o.trial;
-    const timeout = this.o.readyTimeoutMs ?? 60000;
-    const common = ['--progress', 'jsonl', '--log-level', this.o.logLevel ?? 'info', '--backend', this.o.backend ?? 'auto'];
-    const coordArgs = [
+    this.coordArgs = [
       'serve', '--host', '127.0.0.1', '--port', String(this.o.port ?? 0), '--token', this.o.token, '--db', this.o.db,
       '--name', t.name, '--model', t.model, '--c1', String(t.c1), '--c2', String(t.c2), '--i1', String(t.i1), '--i2', String(t.i2),
       '--batch-size', String(t.batchSize), '--lr', String(t.lr), '--rounds', String(t.rounds), '--eval-every', String(t.evalEvery),
@@ -84,30 +101,71 @@ export class LocalFederation {
       '--join-timeout-ms', String(t.joinTimeoutMs), ...(t.targetAccuracy ? ['--target-accuracy', String(t.targetAccuracy)] : []),
       '--planner', t.planner, '--warmup-rounds', String(t.warmupRounds), '--replan-threshold', String(t.replanThreshold),
       ...(this.o.stay ? ['--stay'] : []),
-      ...common,
+      ...this.common(),
     ];
-    const env: NodeJS.ProcessEnv = {};
-    if (this.o.adminToken) env.HSFL_COORDINATOR_ADMIN_TOKEN = this.o.adminToken;
-    if (this.o.viewerToken) env.HSFL_COORDINATOR_VIEWER_TOKEN = this.o.viewerToken;
-    this.coordinator = new ManagedProcess('coordinator', cliPath('@hsfl/cloud-coordinator'), coordArgs, join(this.o.logDir, 'coordinator.log'), env);
-    const listening = await this.coordinator.waitFor((m) => m.type === 'listening', timeout, 'listening');
-    this.cloudPort = Number(listening.port);
+    this.coordEnv = {};
+    if (this.o.adminToken) this.coordEnv.HSFL_COORDINATOR_ADMIN_TOKEN = this.o.adminToken;
+    if (this.o.viewerToken) this.coordEnv.HSFL_COORDINATOR_VIEWER_TOKEN = this.o.viewerToken;
+    const listening = await this.startCoordinator();
     this.runId = String(listening.runId);
+    await Promise.all(Array.from({ length: this.o.edges }, (_, e) => this.startEdge(`edge-${e}`, this.o.edgePorts?.[e] ?? 0)));
+    for (const id of this.deviceIds) this.startDevice(id);
+  }
+
+  /**
+   * Starts the coordinator with the flags of start() (the same store) and
+   * resolves with its 'listening' line. A restart (after start()) listens on
+   * the port the first one got, so edges find it again.
+   */
+  async startCoordinator(): Promise<ProgressLine> {
+    const args = [...this.coordArgs];
+    if (this.cloudPort) args[args.indexOf('--port') + 1] = String(this.cloudPort);
+    this.coordinator = this.spawn('coordinator', cliPath('@hsfl/cloud-coordinator'), args, this.coordEnv);
+    const listening = await this.coordinator.waitFor((m) => m.type === 'listening', this.o.readyTimeoutMs ?? 60000, 'listening');
+    this.cloudPort = Number(listening.port);
     if (typeof listening.dashboard === 'string') {
       this.dashboard = { url: listening.dashboard, adminToken: String(listening.adminToken), viewerToken: String(listening.viewerToken) };
     }
-    const edgeReady: Promise<void>[] = [];
-    for (let e = 0; e < this.o.edges; e++) {
-      const id = `edge-${e}`;
-      const proc = new ManagedProcess(id, cliPath('@hsfl/edge-aggregator'), [
-        '--cloud', `http://127.0.0.1:${this.cloudPort}`, '--token', this.o.token, '--id', id, '--host', '127.0.0.1', '--port', '0', ...common,
-      ], join(this.o.logDir, `${id}.log`));
-      edgeReady.push(proc.waitFor((m) => m.type === 'listening', timeout, 'listening').then((m) => {
-        this.edges.set(id, { proc, port: Number(m.port) });
-      }));
-    }
-    await Promise.all(edgeReady);
-    for (const id of this.deviceIds) this.startDevice(id);
+    return listening;
+  }
+
+  /** Restarts the coordinator (which must have ended) on the same store, port and flags. */
+  restartCoordinator(): Promise<ProgressLine> {
+    if (this.coordinator?.alive) throw new Error('the coordinator is still running');
+    return this.startCoordinator();
+  }
+
+  /** Starts (or restarts) one edge, on `port` (0: any free port); resolves with the port it listens on. */
+  async startEdge(id: string, port = 0): Promise<number> {
+    const proc = this.spawn(id, cliPath('@hsfl/edge-aggregator'), [
+      '--cloud', `http://127.0.0.1:${this.cloudPort}`, '--token', this.o.token, '--id', id, '--host', '127.0.0.1', '--port', String(port), ...this.common(),
+    ]);
+    const m = await proc.waitFor((l) => l.type === 'listening', this.o.readyTimeoutMs ?? 60000, 'listening');
+    this.edges.set(id, { proc, port: Number(m.port) });
+    return Number(m.port);
+  }
+
+  /** Restarts an edge (which must have ended) on the port it had, so its devices find it again. */
+  restartEdge(id: string): Promise<number> {
+    const edge = this.edges.get(id);
+    if (!edge) throw new Error(`no edge ${id}`);
+    if (edge.proc.alive) throw new Error(`${id} is still running`);
+    return this.startEdge(id, edge.port);
+  }
+
+  /** Sends a signal to an edge (its process group with processGroups); waits for it to end unless the signal is SIGSTOP/SIGCONT or `wait` is false. */
+  async signalEdge(id: string, signal: NodeJS.Signals, wait = signal !== 'SIGSTOP' && signal !== 'SIGCONT'): Promise<void> {
+    const edge = this.edges.get(id);
+    if (!edge) throw new Error(`no edge ${id}`);
+    edge.proc.signal(signal);
+    if (wait) await edge.proc.exited;
+  }
+
+  /** Sends a signal to the coordinator; waits for it to end unless the signal is SIGSTOP/SIGCONT or `wait` is false. */
+  async signalCoordinator(signal: NodeJS.Signals, wait = signal !== 'SIGSTOP' && signal !== 'SIGCONT'): Promise<void> {
+    if (!this.coordinator) throw new Error('not started');
+    this.coordinator.signal(signal);
+    if (wait) await this.coordinator.exited;
   }
 
   /** Starts (or restarts) one device process; its data shard follows from its id. */
@@ -116,12 +174,12 @@ export class LocalFederation {
     const edge = this.edges.get(`edge-${e}`);
     if (!edge) throw new Error(`no edge-${e} for ${id}`);
     const shard = e * this.o.devicesPerEdge + k;
-    const proc = new ManagedProcess(id, cliPath('@hsfl/device'), [
+    const proc = this.spawn(id, cliPath('@hsfl/device'), [
       '--edge', `http://127.0.0.1:${edge.port}`, '--token', this.o.token, '--id', id,
       '--shard', String(shard), '--shards', String(this.o.edges * this.o.devicesPerEdge),
       '--partition', this.o.partition, '--alpha', String(this.o.alpha), '--data-seed', String(this.o.dataSeed),
-      '--progress', 'jsonl', '--log-level', this.o.logLevel ?? 'info', '--backend', this.o.backend ?? 'auto',
-    ], join(this.o.logDir, `${id}.log`));
+      ...this.common(),
+    ]);
     this.devices.set(id, proc);
     return proc;
   }
@@ -129,8 +187,8 @@ export class LocalFederation {
   async killDevice(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const p = this.devices.get(id);
     if (!p) throw new Error(`no device ${id}`);
-    p.child.kill(signal);
-    await p.exited;
+    p.signal(signal);
+    if (signal !== 'SIGSTOP' && signal !== 'SIGCONT') await p.exited;
   }
 
   /** Resolves with the coordinator's final report. */
@@ -143,9 +201,9 @@ export class LocalFederation {
     this.coordinator?.on('line', fn);
   }
 
+  /** Stops every process it started (restarted ones and earlier incarnations included). */
   async stop(): Promise<void> {
-    const all = [...this.devices.values(), ...[...this.edges.values()].map((e) => e.proc), ...(this.coordinator ? [this.coordinator] : [])];
-    await Promise.all(all.map((p) => p.kill('SIGTERM')));
+    await Promise.all(this.started.map((p) => p.kill('SIGTERM')));
   }
 }
 

@@ -15,6 +15,15 @@ export interface LaunchPrefix {
   argsPrefix: string[];
 }
 
+export interface ManagedProcessOptions {
+  /**
+   * Start the process as the leader of its own process group, so that
+   * `signal()` and `kill()` reach everything it may have started (chaos
+   * tests kill whole groups). Default false.
+   */
+  processGroup?: boolean;
+}
+
 /**
  * A child process of the lab whose stdout speaks JSON lines (--progress
  * jsonl) and whose stderr (structured logs) goes to a file.
@@ -27,13 +36,18 @@ export class ManagedProcess extends EventEmitter {
   private stderrTail: string[] = [];
   exitCode: number | null | undefined;
 
-  constructor(readonly name: string, script: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = {}, launch?: LaunchPrefix) {
+  /** Whether the process leads its own process group (ManagedProcessOptions.processGroup). */
+  readonly processGroup: boolean;
+
+  constructor(readonly name: string, script: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = {}, launch?: LaunchPrefix, options: ManagedProcessOptions = {}) {
     super();
+    this.processGroup = options.processGroup === true;
     this.log = createWriteStream(logFile, { flags: 'a' });
     this.child = spawn(launch ? launch.command : process.execPath, launch ? [...launch.argsPrefix, script, ...args] : [script, ...args], {
       // stdin stays open as a lifeline: the role CLIs exit when it closes,
       // so no process outlives a launcher that was killed.
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: this.processGroup,
       env: { ...process.env, HSFL_LAB_PARENT_PIPE: '1', ...env },
     });
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
@@ -100,11 +114,42 @@ export class ManagedProcess extends EventEmitter {
     });
   }
 
+  /** The OS process id (also the process group id with `processGroup`). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /**
+   * Sends `signal` to the process, or to its whole process group with
+   * `processGroup` (the group may outlive its leader). Returns whether
+   * anything was signalled.
+   */
+  signal(signal: NodeJS.Signals): boolean {
+    const pid = this.child.pid;
+    if (pid === undefined) return false;
+    if (this.processGroup) {
+      try {
+        process.kill(-pid, signal);
+        return true;
+      } catch {
+        return false;
+      }
+    }
+    return this.alive ? this.child.kill(signal) : false;
+  }
+
   async kill(signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
-    if (!this.alive) return;
-    this.child.kill(signal);
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    if (!this.alive) {
+      // A group leader may be gone while members it started are not.
+      if (this.processGroup) this.signal('SIGKILL');
+      return;
+    }
+    // A stopped process would not act on SIGTERM until continued.
+    if (signal !== 'SIGKILL') this.signal('SIGCONT');
+    this.signal(signal);
+    const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(timer);
+    if (this.processGroup) this.signal('SIGKILL');
   }
 }
