@@ -1,3 +1,4 @@
+import { MAX_BATCH_SIZE } from '@hsfl/protocol';
 import { AGGREGATORS } from '@hsfl/tier-engine';
 
 /** What a training run is asked to do: the trial description and its plan knobs. */
@@ -67,7 +68,7 @@ export function trialProblems(t: TrialConfig, numUnits?: number): string[] {
   for (const k of ['i1', 'i2', 'batchSize', 'rounds', 'minEdges'] as const) {
     if (!int(t[k]) || t[k] < 1) p.push(`${k} must be a whole number >= 1 (got ${t[k]})`);
   }
-  if (t.batchSize > 4096) p.push(`batchSize must be <= 4096 (got ${t.batchSize})`);
+  if (t.batchSize > MAX_BATCH_SIZE) p.push(`batchSize must be <= ${MAX_BATCH_SIZE} (got ${t.batchSize})`);
   if (!int(t.minDevices) || t.minDevices < 0) p.push(`minDevices must be a whole number >= 0 (got ${t.minDevices})`);
   if (!int(t.evalEvery) || t.evalEvery < 0) p.push(`evalEvery must be a whole number >= 0 (got ${t.evalEvery})`);
   if (!int(t.seed) || t.seed < 0 || t.seed > 0xffffffff) p.push(`seed must be a whole number in [0, 2^32) (got ${t.seed})`);

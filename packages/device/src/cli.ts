@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { checkNodeId } from '@hsfl/protocol';
 import { initBackend, loadMnist, partition } from '@hsfl/runtime';
 import { DeviceAgent } from './agent.js';
 import { createLogger } from './log.js';
@@ -29,7 +30,7 @@ const argv = yargs(hideBin(process.argv))
     if (!Number.isInteger(a.shard) || a.shard < 0 || a.shard >= a.shards) throw new Error(`--shard must be a whole number in [0, ${a.shards}) (got ${a.shard})`);
     if (!(a.alpha > 0)) throw new Error(`--alpha must be > 0 (got ${a.alpha})`);
     if (!/^https?:\/\/[^\s]+$/.test(a.edge)) throw new Error(`--edge must be an http(s) address such as http://127.0.0.1:7100 (got ${a.edge})`);
-    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(a.id)) throw new Error('--id must be 1-64 characters of [A-Za-z0-9._:-]');
+    checkNodeId(a.id, '--id'); // also refuses the coordinator's reserved id
     return true;
   })
   .strict()

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { checkNodeId } from '@hsfl/protocol';
 import { initBackend } from '@hsfl/runtime';
 import { EdgeAggregator } from './edge.js';
 import { createLogger } from './log.js';
@@ -24,7 +25,7 @@ const argv = yargs(hideBin(process.argv))
   .check((a) => {
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be a whole number in [0, 65535] (got ${a.port})`);
     if (!/^https?:\/\/[^\s]+$/.test(a.cloud)) throw new Error(`--cloud must be an http(s) address such as http://127.0.0.1:7000 (got ${a.cloud})`);
-    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(a.id)) throw new Error('--id must be 1-64 characters of [A-Za-z0-9._:-]');
+    checkNodeId(a.id, '--id'); // also refuses the coordinator's reserved id
     return true;
   })
   .strict()

@@ -16,3 +16,5 @@ export { DEFAULT_I_MAX } from './problem.js';
 export { formatPlanReport, formatMs } from './report.js';
 export { shouldReplan } from './drift.js';
 export { randomTopology, randomSurrogate, mulberry32 } from './testing/random.js';
+export { ReplanPolicy, REPLAN_MIN_SPACING, aggregationCycle, gcd, lcm } from './replan-policy.js';
+export type { ObservedRound, ReplanPolicyOptions, ReplanPolicyState, ReplanPrediction } from './replan-policy.js';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { ProtocolError } from './errors.js';
 
-/** Small seeded PRNG (mulberry32), for reproducible random tests. */
+/** Small seeded PRNG (mulberry32), for reproducible random tests. A copy by necessity: protocol depends on neither runtime nor planner (see test-helpers.test.ts). */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Role } from './view-types.js';
 
-/** Who a caller is: `admin` may steer the federation, `viewer` may only look. */
-export type Role = 'admin' | 'viewer';
+/** Who a caller is (defined with the API's view types, which the dashboard shares). */
+export type { Role };
 
 /** What a route needs: nothing, any valid token (read), or the admin token (control). */
 export type Access = 'public' | 'viewer' | 'admin';

@@ -8,7 +8,9 @@ export { HttpError, sameOrigin, type Identity } from './http.js';
 export { LiveFeed, LIVE_PATH, LIVE_NAMESPACE } from './live.js';
 export { CoordinatorMetrics } from './metrics.js';
 export type { LiveRound, Replanner } from './types.js';
-export type { NodesView, NodeView, EdgeView, PlanView, RunView, Overview, CapacitySummary, ModelView } from './views.js';
+export type {
+  NodesView, NodeView, EdgeView, PlanView, PlanJson, PlanHistoryRow, RunView, Overview, CapacitySummary, ModelView, LiveRoundMessage,
+} from './view-types.js';
 
 /** The address a browser on this machine should open for a server bound to `host`. */
 export function dashboardUrl(host: string, port: number): string {

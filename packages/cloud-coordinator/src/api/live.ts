@@ -4,7 +4,7 @@ import type { LogLike } from '@hsfl/protocol';
 import type { Coordinator, Plan } from '../coordinator.js';
 import { SESSION_COOKIE, type Auth, type Role } from './auth.js';
 import { nodesView, overview, planView } from './views.js';
-import type { LiveRound } from './types.js';
+import type { LiveRound, LiveRoundMessage } from './view-types.js';
 
 /** Where the dashboard's socket.io engine listens (a path of its own, apart from the edges'). */
 export const LIVE_PATH = '/live/socket.io';
@@ -80,7 +80,7 @@ export class LiveFeed {
     });
 
     const c = o.coordinator;
-    const onRound = (m: LiveRound) => this.nsp.emit('round', { ...m, endedAt: Date.now() });
+    const onRound = (m: LiveRound) => this.nsp.emit('round', { ...m, endedAt: Date.now() } satisfies LiveRoundMessage);
     const onTopology = () => this.scheduleNodes();
     const onStatus = (s: { runId: string; status: string }) => {
       this.nsp.emit('status', s);

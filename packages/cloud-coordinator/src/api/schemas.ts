@@ -1,3 +1,4 @@
+import { MAX_BATCH_SIZE, NODE_ID_PATTERN } from '@hsfl/protocol';
 import { listModels } from '@hsfl/runtime';
 import { DEFAULT_TRIAL } from '../config.js';
 import { HttpError } from './http.js';
@@ -10,7 +11,6 @@ import { HttpError } from './http.js';
 const int = (minimum: number, maximum: number) => ({ type: 'integer', minimum, maximum }) as const;
 
 export const RUN_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
-export const NODE_ID_PATTERN = '^[A-Za-z0-9._:-]{1,64}$';
 
 export const runParams = {
   type: 'object',
@@ -38,7 +38,7 @@ export function trialBody() {
     c2: int(0, 1000),
     i1: int(1, 1000),
     i2: int(1, 1000),
-    batchSize: int(1, 4096),
+    batchSize: int(1, MAX_BATCH_SIZE),
     lr: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
     rounds: int(1, 10_000_000),
     evalEvery: int(0, 10_000_000),

@@ -1,14 +1,5 @@
-import type { RoundResult } from '../run-state.js';
-
-/** What the coordinator emits as 'round' and what the API passes on live. */
-export type LiveRound = RoundResult & {
-  runId: string;
-  rounds: number;
-  planVersion: number;
-  testAccuracy?: number | null;
-  testLoss?: number | null;
-  wallMs: number;
-};
+/** What the coordinator emits as 'round' and what the API passes on live (defined with the other view types). */
+export type { LiveRound } from './view-types.js';
 
 /** The optional planner entry point the lead's coordinator may offer. */
 export interface Replanner {

@@ -3,90 +3,18 @@ import { modelInfo, modelProfile } from '@hsfl/runtime';
 import type { Coordinator, EdgeInfo, Plan } from '../coordinator.js';
 import type { CapacityRow, NodeRow, PlanRow, RunRow, Store } from '../store/index.js';
 import { canReplan } from './types.js';
+import type {
+  CapacitySummary, EdgeView, ModelView, NodesView, NodeView, Overview, PlanHistoryRow, PlanJson, PlanView, RunView,
+} from './view-types.js';
 
-/** A capacity report reduced to the figures the dashboard shows (see docs/api.md). */
-export interface CapacitySummary {
-  at: number;
-  /** Forward + backward ms per sample over the whole model (sum over units). */
-  computeMsPerSample: number | null;
-  fwdMsPerSample: number[];
-  bwdMsPerSample: number[];
-  memTotalBytes: number | null;
-  memFreeBytes: number | null;
-  upBytesPerSec: number | null;
-  downBytesPerSec: number | null;
-  rttMs: number | null;
-  cpus: number | null;
-  backend: string | null;
-  batchSize: number | null;
-  /** The stored report as received. */
-  report: unknown;
-}
+export type { CapacitySummary, EdgeView, ModelView, NodesView, NodeView, Overview, PlanView, RunView } from './view-types.js';
 
-export interface NodeView {
-  id: string;
-  role: 'cloud' | 'edge' | 'device';
-  parentId: string | null;
-  status: 'connected' | 'disconnected' | 'removed';
-  backend: string | null;
-  host: string | null;
-  samples: number | null;
-  capacity: CapacitySummary | null;
-}
-
-export interface EdgeView extends NodeView {
-  devices: NodeView[];
-}
-
-export interface NodesView {
-  runId: string | null;
-  cloud: NodeView;
-  edges: EdgeView[];
-  /** Nodes of the run that are not connected now (left or removed), from the store. */
-  departed: NodeView[];
-  counts: { edges: number; devices: number };
-}
-
-export interface ModelView {
-  name: string;
-  numUnits: number;
-  units: { name: string; paramBytes: number; outputBytesPerSample: number; flopsPerSample: number }[];
-}
-
-export interface PlanView {
-  runId: string;
-  active: boolean;
-  current: Plan | null;
-  prediction: unknown | null;
-  reason: string | null;
-  appliedAtRound: number | null;
-  history: PlanRow[];
-  model: ModelView | null;
-  replanAvailable: boolean;
-}
-
-export interface RunView {
-  run: RunRow;
-  active: boolean;
-  paused: boolean;
-  /** Next round to train (active run) or rounds recorded. */
-  round: number;
-  rounds: number | null;
-  plan: Plan | null;
-  last: ReturnType<Store['listRoundMetrics']>[number] | null;
-  hasModel: boolean;
-}
-
-export interface Overview {
-  now: number;
-  backend: string;
-  host: string;
-  activeRunId: string | null;
-  /** The active run, else the newest one. */
-  run: RunView | null;
-  replanAvailable: boolean;
-  counts: { edges: number; devices: number };
-}
+// The protocol's Plan is what the API sends as a PlanJson: the same fields.
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+const planJsonHasPlanFields: SameKeys<Plan, PlanJson> = true;
+const planIsPlanJson = (p: Plan): PlanJson => p;
+void planJsonHasPlanFields;
+void planIsPlanJson;
 
 const num = (x: unknown): number | null => {
   const n = typeof x === 'number' ? x : typeof x === 'string' || typeof x === 'bigint' ? Number(x) : NaN;
@@ -186,7 +114,7 @@ function planOf(row: PlanRow | undefined): Plan | null {
 
 export function planView(coord: Coordinator, run: RunRow): PlanView {
   const store = coord.store;
-  const history = store.listPlans(run.id);
+  const history = store.listPlans(run.id) as PlanHistoryRow[];
   const active = coord.runId === run.id;
   const current = active ? (coord.plan ?? null) : planOf(history[history.length - 1]);
   const row = current ? history.find((h) => h.version === current.version) : undefined;

@@ -3,7 +3,7 @@
  */
 import type { DeviceNode, EdgeNode, SurrogateParams, Topology, UnitCost } from '../types.js';
 
-/** Small fast seeded PRNG returning floats in [0, 1). */
+/** Small fast seeded PRNG (mulberry32) returning floats in [0, 1). A copy by necessity: the planner depends on nothing; @hsfl/runtime has the same (data/random.ts), pinned to the same known answers. */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { BatchIterator } from './batch.js';
 import { loadMnist } from './mnist.js';
 import { partition } from './partition.js';
-import { mixSeed, seededRandom } from './random.js';
+import { mixSeed, mulberry32, seededRandom } from './random.js';
 import { syntheticDataset } from './synthetic.js';
 import { subset, validateDataset } from './dataset.js';
 
@@ -15,6 +15,25 @@ function checkPartition(parts: Int32Array[], n: number): void {
   }
   assert.ok(seen.every((s) => s === 1), 'some index in no shard');
 }
+
+describe('mulberry32', () => {
+  // Known answers of mulberry32; @hsfl/planner (testing/random.ts) and
+  // @hsfl/protocol (test-helpers.ts) hold their own copies, pinned to the same values.
+  it('gives the known mulberry32 sequence', () => {
+    const r = mulberry32(1);
+    assert.deepEqual([r(), r(), r()], [0.6270739405881613, 0.002735721180215478, 0.5274470399599522]);
+    const q = mulberry32(0xdeadbeef);
+    assert.deepEqual([q(), q(), q()], [0.9413696140982211, 0.26719574979506433, 0.772033357527107]);
+  });
+
+  it('is what seededRandom runs over the mixed seed', () => {
+    for (const seed of [0, 5, -7, 2 ** 31, 0.5]) {
+      const a = seededRandom(seed);
+      const b = mulberry32(mixSeed(seed));
+      assert.deepEqual(Array.from({ length: 20 }, () => a()), Array.from({ length: 20 }, () => b()));
+    }
+  });
+});
 
 describe('seededRandom', () => {
   it('is deterministic, in [0,1), and seed-sensitive', () => {

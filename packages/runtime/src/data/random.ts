@@ -24,17 +24,26 @@ function hashNumber(x: number): number {
 }
 
 /**
+ * mulberry32: a small seeded uniform generator on [0, 1), taking the seed's
+ * low 32 bits as they are. The project's one definition in @hsfl/runtime;
+ * tests use it directly where they need a plain, well-known sequence.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
  * A seeded uniform generator on [0, 1) (mulberry32 over a mixed seed).
  * The same seed always yields the same sequence, on every platform.
  */
 export function seededRandom(seed: number): () => number {
-  let a = mixSeed(seed) | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(mixSeed(seed));
 }
 
 /** Standard normal sample (Box-Muller) from a uniform generator. */

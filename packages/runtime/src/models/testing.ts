@@ -1,6 +1,7 @@
 // Test support (not exported from the package): pick the fastest backend that can train CNNs.
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
+import { mulberry32 } from '../data/random.js';
 
 let chosen: string | null = null;
 
@@ -29,8 +30,7 @@ export function maxAbsDiff(a: Float32Array[], b: Float32Array[]): number {
 }
 
 export function randomBatch(shape: number[], n: number, numClasses: number, seed: number): { x: Float32Array; y: Int32Array; n: number } {
-  let s = seed >>> 0 || 1;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const rand = mulberry32(seed);
   const size = n * shape.reduce((a, b) => a * b, 1);
   const x = new Float32Array(size);
   for (let i = 0; i < size; i++) x[i] = rand();
