@@ -2,7 +2,7 @@
 // its latest prediction, and when to plan again. Its state is plain data so
 // that it is checkpointed with the run.
 import { modelInfo, modelProfile } from '@hsfl/runtime';
-import { optimize, defaultSurrogateParams, shouldReplan, formatPlanReport, type PlanResult } from '@hsfl/planner';
+import { optimize, defaultSurrogateParams, formatPlanReport, ReplanPolicy, type PlanResult, type ReplanPolicyState } from '@hsfl/planner';
 import type { Plan } from '@hsfl/protocol';
 import { buildTopology, type CapacitySnapshot } from './planning.js';
 import type { EdgeInfo } from './fleet.js';
@@ -11,12 +11,8 @@ import type { PlanChange } from './run-state.js';
 export interface RunPlannerState {
   /** Per-unit squared gradient norms summed over rounds (the planner's G2). */
   gradSq: { sum: number[]; count: number[] };
-  /** The prediction for the plan in force, and the round from which measured rounds count against it. */
-  prediction?: { planVersion: number; predictedRoundMs: number; since: number };
-  recentRoundMs: number[];
-  lastPlannedRound: number;
-  /** A node joined or left since the last plan. */
-  fleetChanged: boolean;
+  /** When to plan again (the planner's ReplanPolicy). */
+  policy?: ReplanPolicyState;
 }
 
 export interface PlanDecision {
@@ -26,25 +22,30 @@ export interface PlanDecision {
   prediction: Record<string, unknown>;
 }
 
-function lcm(a: number, b: number): number {
-  const gcd = (x: number, y: number): number => (y === 0 ? x : gcd(y, x % y));
-  return (a * b) / gcd(a, b);
-}
-
 export function initialPlannerState(model: string): RunPlannerState {
   const L = modelInfo(model).numUnits;
-  return { gradSq: { sum: new Array<number>(L).fill(0), count: new Array<number>(L).fill(0) }, recentRoundMs: [], lastPlannedRound: 0, fleetChanged: false };
+  return { gradSq: { sum: new Array<number>(L).fill(0), count: new Array<number>(L).fill(0) } };
 }
 
 export class RunPlanner {
-  constructor(readonly state: RunPlannerState, private readonly o: { warmupRounds: number; threshold: number; auto: boolean }) {}
+  private readonly policy: ReplanPolicy;
+
+  constructor(private readonly s: RunPlannerState, private readonly o: { warmupRounds: number; threshold: number; auto: boolean }) {
+    const opts = { warmupRounds: o.warmupRounds, threshold: o.threshold };
+    this.policy = s.policy ? ReplanPolicy.fromJSON(s.policy, opts) : new ReplanPolicy(opts);
+  }
+
+  /** Plain data for the run's checkpoint. */
+  get state(): RunPlannerState {
+    return { gradSq: this.s.gradSq, policy: this.policy.toJSON() };
+  }
 
   fleetChanged(): void {
-    this.state.fleetChanged = true;
+    this.policy.fleetChanged();
   }
 
   recordGradSq(start: number, values: readonly number[]): void {
-    const g = this.state.gradSq;
+    const g = this.s.gradSq;
     values.forEach((v, i) => {
       const j = start + i;
       if (j < g.sum.length && Number.isFinite(v) && v >= 0) {
@@ -56,27 +57,13 @@ export class RunPlanner {
 
   /** The reason to plan again after round r, if any (the planner on, no plan change pending). */
   due(r: number, roundMs: number, plan: Plan, pending: boolean): string | undefined {
-    const s = this.state;
-    if (!this.o.auto || pending) return undefined;
-    if (r + 1 === this.o.warmupRounds) return 'after warm-up';
-    if (r + 1 > this.o.warmupRounds && s.fleetChanged) return 'the fleet changed';
-    const p = s.prediction;
-    if (!p || plan.version !== p.planVersion || r < p.since) return undefined;
-    // Sync rounds are longer than the others, and the prediction is the
-    // mean over a whole aggregation cycle: compare means over whole cycles.
-    const cycle = Math.min(30, lcm(plan.i1, plan.i2));
-    s.recentRoundMs.push(roundMs);
-    if (s.recentRoundMs.length > Math.max(3 * cycle, 12)) s.recentRoundMs.shift();
-    const cycles = Math.floor(s.recentRoundMs.length / cycle);
-    if (cycles < 2 || s.recentRoundMs.length < 10 || r - s.lastPlannedRound < 30) return undefined;
-    const recent = s.recentRoundMs.slice(s.recentRoundMs.length - cycles * cycle);
-    const means = Array.from({ length: cycles }, (_, k) => recent.slice(k * cycle, (k + 1) * cycle).reduce((x, y) => x + y, 0) / cycle);
-    return shouldReplan(p.predictedRoundMs, means, this.o.threshold) ? `round time drifted from the predicted ${p.predictedRoundMs.toFixed(0)} ms` : undefined;
+    if (!this.o.auto) return undefined;
+    return this.policy.observe({ round: r, roundMs, planVersion: plan.version, i1: plan.i1, i2: plan.i2, pendingPlan: pending });
   }
 
-  /** A planning attempt after warm-up failed: try again after the next round. */
+  /** A planning attempt failed. */
   failed(r: number): void {
-    if (r + 1 === this.o.warmupRounds) this.state.fleetChanged = true;
+    this.policy.failed(r);
   }
 
   /**
@@ -94,11 +81,9 @@ export class RunPlanner {
       runnersUp: result.runnersUp, report: formatPlanReport(result, topology),
     };
     const same = plan.c1 === result.plan.c1 && plan.c2 === result.plan.c2 && plan.i1 === result.plan.i1 && plan.i2 === result.plan.i2;
-    const s = this.state;
-    s.prediction = { planVersion: plan.version + (same ? 0 : 1), predictedRoundMs: result.predictedRoundMs, since: same ? nextRound : nextRound + 1 };
-    s.lastPlannedRound = nextRound;
-    s.fleetChanged = false;
-    s.recentRoundMs = [];
+    if (result.predictedRoundMs > 0 && Number.isFinite(result.predictedRoundMs)) {
+      this.policy.planned({ round: nextRound, planVersion: plan.version + (same ? 0 : 1), predictedRoundMs: result.predictedRoundMs, since: same ? nextRound : nextRound + 1 });
+    }
     return { result, prediction, change: same ? undefined : { c1: result.plan.c1, c2: result.plan.c2, i1: result.plan.i1, i2: result.plan.i2 } };
   }
 
@@ -106,7 +91,7 @@ export class RunPlanner {
   private surrogate(model: string) {
     const units = modelProfile(model).units.map((u) => ({ name: u.name, paramBytes: u.paramBytes, outputBytesPerSample: u.outputBytesPerSample }));
     const params = defaultSurrogateParams(units);
-    const g = this.state.gradSq;
+    const g = this.s.gradSq;
     if (g.count.every((c) => c > 0)) {
       // Only the shape across layers is measured; the scale stays the
       // calibrated one (docs/planner.md): normalise to sum 1.

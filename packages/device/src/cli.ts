@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { exitOnSignals } from '@hsfl/tier-engine';
 import { checkNodeId } from '@hsfl/protocol';
 import { initBackend, loadMnist, partition } from '@hsfl/runtime';
 import { DeviceAgent } from './agent.js';
@@ -58,28 +59,7 @@ async function main(): Promise<void> {
     id: argv.id, edgeUrl: argv.edge, token: argv.token, backend: backend.name, host: hostname(),
     data: train, indices, seed: argv.dataSeed * 7919 + argv.shard, log, onEvent: progress,
   });
-  // SIGTERM or SIGINT ends the process within a few seconds whatever it
-  // waits for; a second signal ends it at once.
-  let signalled = false;
-  const shutdown = (signal: string) => {
-    if (signalled) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    signalled = true;
-    log.info({ signal, abandoned: agent.activity }, `shutting down; abandoning ${agent.activity}`);
-    setTimeout(() => {
-      log.error({}, 'shutdown took too long; exiting');
-      process.exit(1);
-    }, 3000).unref();
-    void agent.stop().finally(() => process.exit(0));
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  agent.on('gone', (reason: string) => {
-    log.warn({ reason }, 'sent away for good by the parent; exiting');
-    void agent.stop().finally(() => process.exit(3));
-  });
+  exitOnSignals(agent, log);
   agent.on('runEnd', (reason: string) => {
     progress('finished', { reason, rounds: agent.roundsTrained });
     if (argv.exitAfterRun) void agent.stop().then(() => process.exit(0));

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { exitOnSignals } from '@hsfl/tier-engine';
 import { checkNodeId } from '@hsfl/protocol';
 import { initBackend } from '@hsfl/runtime';
 import { EdgeAggregator } from './edge.js';
@@ -47,28 +48,7 @@ async function main(): Promise<void> {
   const port = await edge.start();
   if (argv.progress === 'jsonl') process.stdout.write(JSON.stringify({ type: 'listening', id: argv.id, port }) + '\n');
   else if (argv.progress === 'text') process.stdout.write(`hsfl-edge ${argv.id}: devices connect to port ${port}\n`);
-  // SIGTERM or SIGINT ends the process within a few seconds whatever it
-  // waits for; a second signal ends it at once.
-  let signalled = false;
-  const shutdown = (signal: string) => {
-    if (signalled) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    signalled = true;
-    log.info({ signal, abandoned: edge.activity }, `shutting down; abandoning ${edge.activity}`);
-    setTimeout(() => {
-      log.error({}, 'shutdown took too long; exiting');
-      process.exit(1);
-    }, 3000).unref();
-    void edge.stop().finally(() => process.exit(0));
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  edge.on('gone', (reason: string) => {
-    log.warn({ reason }, 'sent away for good by the parent; exiting');
-    void edge.stop().finally(() => process.exit(3));
-  });
+  exitOnSignals(edge, log);
   edge.on('runEnd', (reason: string) => {
     if (argv.progress === 'jsonl') process.stdout.write(JSON.stringify({ type: 'runEnd', id: argv.id, reason }) + '\n');
     // Let the run-end notice reach the devices before the sockets close.

@@ -61,6 +61,8 @@ export class LinkProber {
         this.waiting.delete(id);
         reject(new Error(`link probe ${id} got no reply within ${timeoutMs} ms`));
       }, timeoutMs);
+      // A probe in flight when its node shuts down must not keep the process alive.
+      timer.unref?.();
       const bytes = encodeMessage(EVENTS.probe, { id, payload: new Uint8Array(upBytes), replyBytes });
       const t0 = performance.now();
       this.waiting.set(id, () => {

@@ -52,6 +52,7 @@ type Handler<E extends EventName> = (link: ChildLink, m: MessageOf<E>) => void |
 
 export class ChildLinks {
   private server?: Server;
+  private http?: HttpServer;
   private readonly links = new Map<string, ChildLink>();
   private readonly handlers: { event: EventName; handler: Handler<EventName> }[] = [];
   private closing = false;
@@ -74,6 +75,7 @@ export class ChildLinks {
   }
 
   attach(http: HttpServer): Server {
+    this.http = http;
     this.server = new Server(http, {
       maxHttpBufferSize: this.o.transportBytes ?? MAX_MESSAGE_BYTES,
       serveClient: false,
@@ -109,7 +111,12 @@ export class ChildLinks {
     }
     await new Promise((r) => setTimeout(r, 100).unref());
     server.disconnectSockets(true);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // Children reconnect at once; a connection that arrived meanwhile would
+      // hold the HTTP server open until its keep-alive timeout.
+      this.http?.closeAllConnections();
+    });
   }
 
   private onConnection(socket: ServerSocket): void {

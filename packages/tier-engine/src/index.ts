@@ -11,3 +11,4 @@ export { ParentLink, type ParentLinkOptions } from './parent-link.js';
 export { checkRoundDone, SampleLedger, type RoundReport } from './reports.js';
 export { CapacityReporter, checkCapacityRequest, type CapacityReporterOptions, type CapacityReportInit } from './capacity.js';
 export { checkPlan, planMessageLimit, headerFor } from './plan.js';
+export { exitOnSignals, EXIT_GONE, type StoppableNode } from './shutdown.js';
