@@ -26,7 +26,7 @@ function snapshotAt(fed: InProcessFederation, rounds: number[], c2: number): Sna
       round: r.round,
       devices: fed.devices.map((d) => d.weights),
       edges: fed.edges.map((e) => e.weights),
-      top: fed.coordinator.globalWeights().slice(lower),
+      top: fed.coordinator.topWeights(),
     });
   });
   return out;

@@ -119,6 +119,11 @@ export class Coordinator extends EventEmitter {
     return assembled(this.requireActive().synced);
   }
 
+  /** The cloud's own copy of units [c2, L) as it is now (it steps every round, between syncs too). */
+  topWeights(): Float32Array[] {
+    return this.requireActive().top.getWeights();
+  }
+
   topology(): EdgeInfo[] {
     return this.fleet.topology();
   }
