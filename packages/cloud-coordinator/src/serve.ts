@@ -107,8 +107,8 @@ export async function serve(o: ServeOptions): Promise<number> {
     process.on('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGTERM', () => shutdown('SIGTERM'));
   });
+  let code = 0;
   try {
-    let code = 0;
     const id = resumeId ?? run?.id;
     if (id) {
       const summary = resumeId ? await coord.resumeRun(resumeId) : await coord.startRun(id);
@@ -118,8 +118,11 @@ export async function serve(o: ServeOptions): Promise<number> {
     if (!signalled && (!id || o.stay)) await finished;
     return code;
   } finally {
-    await served.close();
+    // Bounded: a connection that will not close must not keep a stopping coordinator alive.
+    await Promise.race([served.close(), new Promise((r) => setTimeout(r, 2000).unref())]);
     store.close();
+    // Stopped by a signal: nodes are reconnecting to a server that is going; do not linger for them.
+    if (signalled) process.exit(code);
   }
 }
 

@@ -51,7 +51,8 @@ export function createHttpApp(): FastifyInstance {
   return Fastify({
     logger: false,
     bodyLimit: 64 * 1024,
-    forceCloseConnections: 'idle',
+    // A shutdown must not wait on open connections: nodes reconnect at once and would hold it open.
+    forceCloseConnections: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
     schemaErrorFormatter: (errors, dataVar) => {
       const parts = errors.map((e) => {
