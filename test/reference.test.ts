@@ -19,7 +19,6 @@ interface Snapshot {
 /** Records every live copy right after the given rounds (the round event follows every device's and edge's step). */
 function snapshotAt(fed: InProcessFederation, rounds: number[], c2: number): Snapshot[] {
   const out: Snapshot[] = [];
-  const lower = tierWeightShapes(MODEL, 0, c2).length;
   fed.coordinator.on('round', (r: { round: number }) => {
     if (!rounds.includes(r.round)) return;
     out.push({

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { initBackend, loadMnist, BatchIterator, evaluate, tierWeightShapes, modelInfo } from '@hsfl/runtime';
 import { startInProcess, maxAbsDiff, deviceSeed, type InProcessFederation } from './helpers/inproc.js';
 import { HsflReference, splitWeightBlob, type ReferenceConfig } from './helpers/reference.js';
+import type { RunSummary } from '@hsfl/cloud-coordinator';
 
 const MODEL = 'cnn-mnist';
 const LR = 0.05;
@@ -65,6 +66,22 @@ describe('a run that ends between syncs stores and scores a model that existed',
     }
   }
 
+  /**
+   * The stored final model is the synced tiers every copy holds, its stored
+   * accuracy (checkpoint, run row, summary) is its own, and it equals the
+   * reference after the run's rounds. Returns that accuracy.
+   */
+  async function expectConsistentFinal(fed: InProcessFederation, summary: RunSummary): Promise<number> {
+    const { weights, accuracy } = storedFinal(fed, summary.runId);
+    await expectCopiesHold(fed, weights);
+    const own = evaluate(MODEL, weights, loadMnist().test).accuracy;
+    assert.equal(accuracy, own, 'the checkpoint\'s accuracy is that of its weights');
+    assert.equal(fed.store.getRun(summary.runId)!.finalAccuracy, own, 'the run\'s final accuracy is that of the stored model');
+    assert.equal(summary.testAccuracy, own);
+    expectReference(fed, summary.rounds, weights);
+    return own;
+  }
+
   it('a stop requested after round k = 5 (I1 = 3, I2 = 4): the stored final model is the synced tiers every copy holds, and its stored accuracy is its own', async () => {
     const fed = await startInProcess(
       { model: MODEL, c1: cfg.c1, c2: cfg.c2, i1: cfg.i1, i2: cfg.i2, batchSize: BATCH, lr: LR, rounds: 40, evalEvery: 0, seed: SEED },
@@ -78,13 +95,7 @@ describe('a run that ends between syncs stores and scores a model that existed',
       assert.equal(summary.status, 'stopped');
       // The stop ends the run after the current round, or after one more round that syncs every tier.
       assert.ok(summary.rounds === 5 || summary.rounds === 6, `stopped after ${summary.rounds} rounds`);
-      const { weights, accuracy } = storedFinal(fed, summary.runId);
-      await expectCopiesHold(fed, weights);
-      const own = evaluate(MODEL, weights, loadMnist().test).accuracy;
-      assert.equal(accuracy, own, 'the checkpoint\'s accuracy is that of its weights');
-      assert.equal(fed.store.getRun(summary.runId)!.finalAccuracy, own, 'the run\'s final accuracy is that of the stored model');
-      assert.equal(summary.testAccuracy, own);
-      expectReference(fed, summary.rounds, weights);
+      await expectConsistentFinal(fed, summary);
     } finally {
       await fed.close();
     }
@@ -106,14 +117,8 @@ describe('a run that ends between syncs stores and scores a model that existed',
       const stopping = evals[evals.length - 1]!;
       assert.ok(stopping.acc >= 0.01);
       assert.equal(summary.rounds, stopping.round + 1, 'the run ends at the evaluation that reached the target');
-      const { weights, accuracy } = storedFinal(fed, summary.runId);
-      await expectCopiesHold(fed, weights);
-      const own = evaluate(MODEL, weights, loadMnist().test).accuracy;
+      const own = await expectConsistentFinal(fed, summary);
       assert.equal(stopping.acc, own, 'the evaluation that reached the target scored the stored model');
-      assert.equal(accuracy, own, 'the checkpoint\'s accuracy is that of its weights');
-      assert.equal(fed.store.getRun(summary.runId)!.finalAccuracy, own, 'the run\'s final accuracy is that of the stored model');
-      assert.equal(summary.testAccuracy, own);
-      expectReference(fed, summary.rounds, weights);
     } finally {
       await fed.close();
     }

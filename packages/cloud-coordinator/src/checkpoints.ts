@@ -1,12 +1,32 @@
 // What the coordinator stores of a model: the synced state a run resumes
 // from (with the round's metrics, in one transaction) and the final model.
-import { assembleWeights, evaluate, exportCheckpoint, type Dataset } from '@hsfl/runtime';
+import { assembleWeights, evaluate, exportCheckpoint, modelInfo, sliceWeights, type Dataset } from '@hsfl/runtime';
+import { TierModel } from '@hsfl/tier-engine';
 import type { Store, SyncCheckpoint, SyncCheckpointInput } from './store/index.js';
 import type { LoopState, Plan, SyncedModel } from './run-state.js';
 
 /** The assembled model of a synced state. */
 export function assembled(s: SyncedModel): Float32Array[] {
   return assembleWeights(s.plan.model, s.plan.c1, s.plan.c2, s.deviceWeights, s.edgeWeights, s.topWeights);
+}
+
+/** The cloud's top model holding a synced state's top weights. */
+export function topModelOf(s: SyncedModel): TierModel {
+  const top = TierModel.create(s.plan.model, s.plan.c2, modelInfo(s.plan.model).numUnits, s.plan.seed);
+  top.setWeights(s.topWeights);
+  return top;
+}
+
+/** The same assembled model cut at `plan`'s cuts: moving weights between tiers changes nothing of it. */
+export function recut(s: SyncedModel, plan: Plan, round: number): SyncedModel {
+  const global = assembled(s);
+  const L = modelInfo(plan.model).numUnits;
+  return {
+    round, plan,
+    deviceWeights: sliceWeights(plan.model, global, 0, plan.c1),
+    edgeWeights: sliceWeights(plan.model, global, plan.c1, plan.c2),
+    topWeights: sliceWeights(plan.model, global, plan.c2, L),
+  };
 }
 
 export function scoreSynced(s: SyncedModel, data: Dataset): { loss: number; accuracy: number } {

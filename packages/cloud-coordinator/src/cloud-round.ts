@@ -58,15 +58,22 @@ export class CloudRound {
   private participants = 0;
   private computeMs = 0;
   private waitMs = 0;
-  private sent = new Map<string, number>();
+  /** Samples whose gradient went back to each edge. */
+  private readonly sent = new Map<string, number>();
+  /** RoundDone of the edges that sat the round out. */
+  private readonly sitOutReports = new Map<string, RoundReport>();
   readonly done: Promise<RoundOutcome>;
   private resolve!: (o: RoundOutcome) => void;
+  private reject!: (err: Error) => void;
 
   constructor(private readonly c: CloudRoundContext, readonly round: number, readonly flags: SyncFlags, edges: Iterable<string>) {
     this.barrier = new RoundBarrier(round, edges);
     this.bytesInAtStart = c.edgeBytes.bytesIn;
     this.bytesOutAtStart = c.edgeBytes.bytesOut;
-    this.done = new Promise((r) => (this.resolve = r));
+    this.done = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
   }
 
   /** Sends RoundStart to every expected edge and arms the deadline. */
@@ -105,8 +112,6 @@ export class CloudRound {
     this.progress();
   }
 
-  private readonly sitOutReports = new Map<string, RoundReport>();
-
   onWeightsUp(edgeId: string, m: MessageOf<typeof EVENTS.weightsUp>): void {
     const plan = this.c.plan;
     checkHeader(m.header, { runId: plan.runId, planVersion: plan.version, round: this.round });
@@ -130,13 +135,15 @@ export class CloudRound {
     this.progress();
   }
 
-  /** Ends the round now with what has arrived (the coordinator is closing). */
-  abort(): void {
+  /**
+   * Abandons the round (the coordinator is closing): nothing is averaged or
+   * sent, and `done` rejects; the run resumes from its last checkpoint.
+   */
+  abort(why: string): void {
     if (this.barrier.phase === 'done') return;
-    this.barrier.expire();
-    if (this.barrier.phase === 'collect') this.barrier.closeCollect('down');
-    this.barrier.expire();
-    this.finish();
+    this.deadline.clear();
+    this.barrier.finish();
+    this.reject(new Error(`round ${this.round} abandoned: ${why}`));
   }
 
   private progress(): void {
@@ -164,62 +171,69 @@ export class CloudRound {
     const grads = splitBySlices(out.dx!, top.inPerSample, batch.slices);
     const header = headerFor(plan, this.round, 'cloud');
     const codec = codecName(plan.codec);
+    const sizes = new Map(batch.slices.map((x) => [x.id, x.n]));
     for (const id of this.barrier.beginDown()) {
-      const s = batch.slices.find((x) => x.id === id)!;
-      this.sent.set(id, s.n);
-      this.c.send(id, EVENTS.gradients, { header, gradients: encodeTensor(grads.get(id)!, [s.n, ...top.inputShape()], codec) });
+      const n = sizes.get(id)!;
+      this.sent.set(id, n);
+      this.c.send(id, EVENTS.gradients, { header, gradients: encodeTensor(grads.get(id)!, [n, ...top.inputShape()], codec) });
     }
     this.armDeadline();
   }
 
   private finish(): void {
     if (this.barrier.phase === 'done') return;
-    const { plan } = this.c;
     this.deadline.clear();
     if (this.barrier.phase === 'down') this.waitMs += performance.now() - this.phaseStartedAt;
     this.barrier.finish();
     const t0 = performance.now();
+    const averages = this.aggregate();
+    this.computeMs += performance.now() - t0;
+    const gradSq: RoundOutcome['gradSq'] = [];
+    if (this.samples > 0) {
+      for (const d of this.barrier.reports.values()) gradSq.push({ start: d.gradSqStart, values: d.gradSq });
+      gradSq.push({ start: this.c.plan.c2, values: this.c.top.lastUnitGradSq });
+    }
+    if (this.barrier.late.size) this.c.warn('deadline', `round ${this.round}: edges ${[...this.barrier.late].join(', ')} missed the round`);
+    this.resolve({ result: this.metrics(), ...averages, gradSq });
+  }
+
+  /**
+   * Averages the tiers this round syncs over the edges that finished it,
+   * weighted by the samples the cloud saw from each since that tier's last
+   * sync, and sends every connected edge the new averages.
+   */
+  private aggregate(): Pick<RoundOutcome, 'deviceAvg' | 'edgeAvg'> {
+    const { plan, deviceSamples, edgeSamples } = this.c;
     // Only edges that finished the round count: their samples were seen, their copies stepped.
     for (const id of this.barrier.reports.keys()) {
       const n = this.sent.get(id) ?? 0;
-      this.c.deviceSamples.add(id, n);
-      this.c.edgeSamples.add(id, n);
+      deviceSamples.add(id, n);
+      edgeSamples.add(id, n);
     }
     const aggregator = aggregatorFor(plan.aggregator);
-    const outcome: RoundOutcome = { result: undefined as unknown as RoundResult, gradSq: [] };
-    const weigh = (copies: Map<string, Float32Array[]>, ledger: SampleLedger) =>
-      [...copies].filter(([id]) => this.barrier.reports.has(id)).map(([id, weights]) => ({ weights, samples: ledger.of(id) })).filter((x) => x.samples > 0);
     const header = headerFor(plan, this.round, 'cloud');
-    const down = (tier: Tier, ws: Float32Array[], start: number, end: number, samples: number) => {
+    const average = (tier: Tier, uploads: Map<string, Float32Array[]>, ledger: SampleLedger, start: number, end: number) => {
+      const copies = [...uploads].filter(([id]) => this.barrier.reports.has(id)).map(([id, weights]) => ({ weights, samples: ledger.of(id) })).filter((x) => x.samples > 0);
+      ledger.reset();
+      if (copies.length === 0) return undefined;
+      const avg = aggregator.combine(copies);
       const shapes = tierWeightShapes(plan.model, start, end);
-      this.c.broadcast(EVENTS.weightsDown, { header, tier, tensors: ws.map((w, i) => encodeTensor(w, shapes[i]!)), samples });
+      const samples = copies.reduce((a, x) => a + x.samples, 0);
+      this.c.broadcast(EVENTS.weightsDown, { header, tier, tensors: avg.map((w, i) => encodeTensor(w, shapes[i]!)), samples });
+      return avg;
     };
-    if (this.flags.syncDevices) {
-      const copies = weigh(this.deviceAvgs, this.c.deviceSamples);
-      if (copies.length) {
-        outcome.deviceAvg = aggregator.combine(copies);
-        down(Tier.TIER_DEVICE, outcome.deviceAvg, 0, plan.c1, copies.reduce((a, x) => a + x.samples, 0));
-      }
-      this.c.deviceSamples.reset();
-    }
-    if (this.flags.syncEdges) {
-      const copies = weigh(this.edgeCopies, this.c.edgeSamples);
-      if (copies.length) {
-        outcome.edgeAvg = aggregator.combine(copies);
-        down(Tier.TIER_EDGE, outcome.edgeAvg, plan.c1, plan.c2, copies.reduce((a, x) => a + x.samples, 0));
-      }
-      this.c.edgeSamples.reset();
-    }
-    this.computeMs += performance.now() - t0;
+    return {
+      deviceAvg: this.flags.syncDevices ? average(Tier.TIER_DEVICE, this.deviceAvgs, deviceSamples, 0, plan.c1) : undefined,
+      edgeAvg: this.flags.syncEdges ? average(Tier.TIER_EDGE, this.edgeCopies, edgeSamples, plan.c1, plan.c2) : undefined,
+    };
+  }
+
+  /** The round's row of metrics, from the cloud's own figures and its edges' reports. */
+  private metrics(): RoundResult {
     const reports = [...this.barrier.reports.values(), ...this.sitOutReports.values()];
-    if (this.samples > 0) {
-      for (const d of this.barrier.reports.values()) outcome.gradSq.push({ start: d.gradSqStart, values: d.gradSq });
-      outcome.gradSq.push({ start: plan.c2, values: this.c.top.lastUnitGradSq });
-    }
     const late = new Set<string>();
     for (const d of reports) for (const id of d.late) late.add(id);
-    if (this.barrier.late.size) this.c.warn('deadline', `round ${this.round}: edges ${[...this.barrier.late].join(', ')} missed the round`);
-    outcome.result = {
+    return {
       round: this.round,
       samples: this.samples,
       loss: this.samples ? this.loss / this.samples : 0,
@@ -239,7 +253,6 @@ export class CloudRound {
       syncedDevices: this.flags.syncDevices,
       syncedEdges: this.flags.syncEdges,
     };
-    this.resolve(outcome);
   }
 
   private armDeadline(): void {
@@ -253,10 +266,5 @@ export class CloudRound {
     if (this.barrier.phase === 'done') return;
     this.barrier.expire();
     this.progress();
-  }
-
-  /** For the deadline's callback: whether it still matters. */
-  get open(): boolean {
-    return this.barrier.phase !== 'done';
   }
 }

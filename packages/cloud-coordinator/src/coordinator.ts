@@ -2,13 +2,13 @@ import { EventEmitter } from 'node:events';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  EVENTS, Mailbox, ProtocolError, encodeTensor, MAX_MESSAGE_BYTES, CLOUD_ID, Role, codecValue,
+  EVENTS, Mailbox, ProtocolError, encodeTensor, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, CLOUD_ID, Role, codecValue,
   type LogLike, type MessageInitOf, type EventName,
 } from '@hsfl/protocol';
-import { modelInfo, tierWeightShapes, sliceWeights, type Dataset } from '@hsfl/runtime';
+import { modelInfo, tierWeightShapes, type Dataset } from '@hsfl/runtime';
 import { TierModel, SampleLedger, FULL_SYNC, periodicSchedule, isFullSync, planMessageLimit, type ChildLink, type SyncFlags } from '@hsfl/tier-engine';
 import type { PlanResult } from '@hsfl/planner';
-import type { Store, RunRow } from './store/index.js';
+import type { Store, RunRow, SyncCheckpointInput } from './store/index.js';
 import type { CapacitySnapshot } from './planning.js';
 import { buildTopology } from './planning.js';
 import { trialProblems, type TrialConfig } from './config.js';
@@ -16,7 +16,7 @@ import { Fleet, type EdgeInfo } from './fleet.js';
 import { CloudRound, type RoundOutcome } from './cloud-round.js';
 import { RunPlanner, initialPlannerState } from './run-planner.js';
 import { capacitySnapshot, measureCloud } from './capacity.js';
-import { assembled, fromCheckpoint, saveFinalModel, scoreSynced, toCheckpoint } from './checkpoints.js';
+import { assembled, fromCheckpoint, recut, saveFinalModel, scoreSynced, toCheckpoint, topModelOf } from './checkpoints.js';
 import type { ActiveRun, LoopState, Plan, PlanChange, RunSummary, SyncedModel } from './run-state.js';
 
 export type { Plan, PlanChange, RoundResult, RunSummary } from './run-state.js';
@@ -68,11 +68,11 @@ export class Coordinator extends EventEmitter {
     this.mailbox = new Mailbox((err) => opts.log.error({ err: String(err), stack: (err as Error)?.stack }, 'coordinator task failed'));
     this.fleet = new Fleet({
       token: opts.token, log: opts.log, mailbox: this.mailbox, store: opts.store, transportBytes: opts.maxBytes, totals: this.edgeBytes,
-      maxBytes: () => planMessageLimit(this.active?.plan, opts.maxBytes ?? MAX_MESSAGE_BYTES, 1024 * 1024),
+      maxBytes: () => planMessageLimit(this.active?.plan, opts.maxBytes ?? MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES),
       runId: () => this.active?.id,
       event: (level, kind, message, nodeId) => this.event(level, kind, message, nodeId ?? null),
       onEdgeJoin: (link) => {
-        if (this.active) this.welcomeEdge(link);
+        if (this.active) link.peer.send(EVENTS.welcome, this.welcome());
       },
       onEdgeLeave: (link) => this.round?.drop(link.id),
       onChange: () => {
@@ -159,7 +159,7 @@ export class Coordinator extends EventEmitter {
       a.stopRequested = true;
     }
     this.wake?.();
-    await this.mailbox.run(() => this.round?.abort());
+    await this.mailbox.run(() => this.round?.abort(reason));
     await this.fleet.links.close(reason, false);
   }
 
@@ -279,7 +279,7 @@ export class Coordinator extends EventEmitter {
     const edge = edgeId === undefined ? undefined : this.fleet.edge(edgeId);
     if (!edge) throw new Error(`no connected device ${deviceId}`);
     edge.peer.send(EVENTS.nodeStatus, { nodeId: deviceId, role: Role.ROLE_DEVICE, parentId: edge.id, connected: false, reason: 'removed by the operator' });
-    if (this.active) this.opts.store.setNodeStatus(this.active.id, deviceId, 'removed');
+    this.fleet.markRemoved(deviceId);
     this.event('warn', 'node_removed', `device ${deviceId} removed by the operator`, deviceId);
   }
 
@@ -288,19 +288,16 @@ export class Coordinator extends EventEmitter {
   private activate(row: RunRow, synced: SyncedModel, loop: LoopState): ActiveRun {
     const trial = row.config as TrialConfig;
     const plan = synced.plan;
-    const top = TierModel.create(plan.model, plan.c2, modelInfo(plan.model).numUnits, plan.seed);
-    top.setWeights(synced.topWeights);
     const a: ActiveRun = {
-      id: row.id, trial, plan, top, deviceAvg: synced.deviceWeights, edgeAvg: synced.edgeWeights, nextRound: synced.round, planSince: loop.planSince,
+      id: row.id, trial, plan, top: topModelOf(synced), deviceAvg: synced.deviceWeights, edgeAvg: synced.edgeWeights, nextRound: synced.round, planSince: loop.planSince,
       paused: false, stopRequested: false, closing: false, startedAt: Date.now(), lastTest: loop.lastTest,
       planner: new RunPlanner(loop.planner, { warmupRounds: trial.warmupRounds, threshold: trial.replanThreshold, auto: trial.planner === 'auto' }),
       deviceSamples: new SampleLedger(), edgeSamples: new SampleLedger(), synced, inSync: true,
     };
     this.active = a;
-    for (const e of this.fleet.links.all.values()) {
-      this.fleet.record(e);
-      this.welcomeEdge(e);
-    }
+    this.fleet.newRun();
+    for (const e of this.fleet.links.all.values()) this.fleet.record(e);
+    this.welcomeEdges();
     this.emit('plan', plan);
     return a;
   }
@@ -385,21 +382,14 @@ export class Coordinator extends EventEmitter {
     const full = isFullSync({ syncDevices: o.result.syncedDevices, syncEdges: o.result.syncedEdges }) && o.result.samples > 0;
     a.inSync = full || (a.inSync && o.result.samples === 0);
     let test: { loss: number; accuracy: number } | undefined;
-    let checkpoint;
+    let checkpoint: SyncCheckpointInput | undefined;
     if (full) {
       a.synced = { round: r + 1, plan: a.plan, deviceWeights: a.deviceAvg, edgeWeights: a.edgeAvg, topWeights: a.top.getWeights() };
-      if (wantEval) {
-        test = scoreSynced(a.synced, this.opts.testData(a.plan.model));
-        a.lastTest = { ...test, round: r };
-        const report = { header: { runId: a.id, planVersion: a.plan.version, round: r, sender: CLOUD_ID }, loss: test.loss, accuracy: test.accuracy, samples: this.opts.testData(a.plan.model).n };
-        for (const e of this.fleet.links.all.values()) e.peer.send(EVENTS.evalReport, report);
-      }
-    } else if (o.result.samples === 0) {
-      this.event('warn', 'empty_round', `round ${r}: no device delivered activations`);
-    }
-    if (full) {
+      if (wantEval) test = this.evaluateSynced(a, r);
       if (a.pendingPlan && r + 1 < a.trial.rounds && !a.stopRequested) this.applyPendingPlan(a, r + 1);
       checkpoint = toCheckpoint(a.synced, this.loopState(a));
+    } else if (o.result.samples === 0) {
+      this.event('warn', 'empty_round', `round ${r}: no device delivered activations`);
     }
     const metrics = { ...o.result, planVersion, testAccuracy: test?.accuracy ?? null, testLoss: test?.loss ?? null, endedAt: Date.now() };
     this.opts.store.commitRound(a.id, metrics, checkpoint);
@@ -411,6 +401,16 @@ export class Coordinator extends EventEmitter {
       return true;
     }
     return false;
+  }
+
+  /** Scores the synced model after round r and tells the fleet. */
+  private evaluateSynced(a: ActiveRun, r: number): { loss: number; accuracy: number } {
+    const data = this.opts.testData(a.plan.model);
+    const test = scoreSynced(a.synced, data);
+    a.lastTest = { ...test, round: r };
+    const report = { header: { runId: a.id, planVersion: a.plan.version, round: r, sender: CLOUD_ID }, loss: test.loss, accuracy: test.accuracy, samples: data.n };
+    for (const e of this.fleet.links.all.values()) e.peer.send(EVENTS.evalReport, report);
+    return test;
   }
 
   private complete(a: ActiveRun, status: 'completed' | 'stopped'): RunSummary {
@@ -435,26 +435,22 @@ export class Coordinator extends EventEmitter {
   private applyPendingPlan(a: ActiveRun, atRound: number): void {
     const p = a.pendingPlan!;
     a.pendingPlan = undefined;
-    const model = a.plan.model;
-    const global = assembled(a.synced);
-    const L = modelInfo(model).numUnits;
     const plan: Plan = { ...a.plan, ...p.change, version: a.plan.version + 1 };
     const before = a.lastTest?.round === atRound - 1 ? a.lastTest.accuracy : null;
+    a.synced = recut(a.synced, plan, atRound);
     a.top.dispose();
-    a.top = TierModel.create(model, plan.c2, L, plan.seed);
-    a.top.setWeights(sliceWeights(model, global, plan.c2, L));
-    a.deviceAvg = sliceWeights(model, global, 0, plan.c1);
-    a.edgeAvg = sliceWeights(model, global, plan.c1, plan.c2);
+    a.top = topModelOf(a.synced);
+    a.deviceAvg = a.synced.deviceWeights;
+    a.edgeAvg = a.synced.edgeWeights;
     a.plan = plan;
     a.planSince = atRound;
-    a.synced = { round: atRound, plan, deviceWeights: a.deviceAvg, edgeWeights: a.edgeAvg, topWeights: a.top.getWeights() };
     this.opts.store.addPlan({ runId: a.id, version: plan.version, plan, prediction: p.prediction, reason: p.reason });
     this.opts.store.markPlanApplied(a.id, plan.version, atRound);
     // The assembled model is the same before and after the move; scoring it
     // here shows that moving weights between tiers loses nothing.
-    const after = scoreSynced(a.synced, this.opts.testData(model)).accuracy;
+    const after = scoreSynced(a.synced, this.opts.testData(plan.model)).accuracy;
     this.event('info', 'plan_applied', `plan v${plan.version} applied at round ${atRound} (${p.reason}): cuts (${plan.c1}, ${plan.c2}), intervals (${plan.i1}, ${plan.i2}); test accuracy after the move ${after.toFixed(4)}`, null, { plan, testAccuracyAfter: after, testAccuracyBefore: before });
-    for (const e of this.fleet.links.all.values()) this.welcomeEdge(e);
+    this.welcomeEdges();
     this.emit('plan', plan);
   }
 
@@ -583,13 +579,20 @@ export class Coordinator extends EventEmitter {
 
   // ---- helpers -----------------------------------------------------------
 
-  private welcomeEdge(e: ChildLink): void {
+  /** The Welcome of the run in progress: its plan, next round and the latest tier averages. */
+  private welcome(): MessageInitOf<typeof EVENTS.welcome> {
     const a = this.active!;
-    e.peer.send(EVENTS.welcome, {
+    return {
       runId: a.id, plan: a.plan, nextRound: a.nextRound, parentId: CLOUD_ID,
       deviceWeights: this.encodeTier(a.deviceAvg, 0, a.plan.c1),
       edgeWeights: this.encodeTier(a.edgeAvg, a.plan.c1, a.plan.c2),
-    });
+    };
+  }
+
+  /** Welcomes every connected edge, encoding the weights once. */
+  private welcomeEdges(): void {
+    const m = this.welcome();
+    for (const e of this.fleet.links.all.values()) e.peer.send(EVENTS.welcome, m);
   }
 
   private broadcastEnd(a: ActiveRun, reason: string): void {

@@ -43,6 +43,8 @@ export interface FleetOptions {
 export class Fleet {
   readonly links: ChildLinks;
   private readonly devices = new Map<string, Map<string, DeviceInfo>>();
+  /** Devices the operator removed from the run in progress: their leaving is not a disconnect. */
+  private readonly removed = new Set<string>();
 
   constructor(private readonly o: FleetOptions) {
     this.links = new ChildLinks({
@@ -83,6 +85,18 @@ export class Fleet {
     let n = 0;
     for (const d of this.devices.values()) n += d.size;
     return n;
+  }
+
+  /** A new run begins: nobody is removed from it yet. */
+  newRun(): void {
+    this.removed.clear();
+  }
+
+  /** Records that the operator removed a device (its status stays 'removed' when it leaves). */
+  markRemoved(deviceId: string): void {
+    this.removed.add(deviceId);
+    const runId = this.o.runId();
+    if (runId) this.o.store.setNodeStatus(runId, deviceId, 'removed');
   }
 
   edge(id: string): ChildLink | undefined {
@@ -132,7 +146,7 @@ export class Fleet {
       if (!known) this.o.event('info', 'node_joined', `device ${id} joined edge ${link.id}`, id);
     } else {
       if (!devs.delete(id)) return;
-      if (runId && this.o.store.listNodes(runId).find((n) => n.nodeId === id)?.status !== 'removed') this.o.store.setNodeStatus(runId, id, 'disconnected');
+      if (runId && !this.removed.has(id)) this.o.store.setNodeStatus(runId, id, 'disconnected');
       this.o.event('warn', 'node_left', `device ${id} left edge ${link.id}: ${m.reason.slice(0, 200)}`, id);
     }
     this.o.onChange();

@@ -218,10 +218,11 @@ export class EdgeAggregator extends EventEmitter {
     const parts = splitBySlices(dx, model.inPerSample, r.slices);
     const codec = codecName(plan.codec);
     const header = headerFor(plan, r.barrier.round, this.opts.id);
+    const sizes = new Map(r.slices.map((s) => [s.id, s.n]));
     for (const id of r.barrier.beginDown()) {
-      const s = r.slices.find((x) => x.id === id)!;
-      this.deviceSamples.add(id, s.n);
-      this.children.get(id)!.peer.send(EVENTS.gradients, { header, gradients: encodeTensor(parts.get(id)!, [s.n, ...model.inputShape()], codec) });
+      const n = sizes.get(id)!;
+      this.deviceSamples.add(id, n);
+      this.children.get(id)!.peer.send(EVENTS.gradients, { header, gradients: encodeTensor(parts.get(id)!, [n, ...model.inputShape()], codec) });
     }
     this.armDeadline(r);
     this.progress(r);
@@ -306,7 +307,7 @@ export class EdgeAggregator extends EventEmitter {
 
   private onDeviceCapacity(link: ChildLink, m: MessageOf<typeof EVENTS.capacityReport>): void {
     if (m.nodeId !== link.id || m.role !== Role.ROLE_DEVICE) throw new ProtocolError('malformed', 'a device reports its own capacity only');
-    checkCapacityRequest({ model: m.model, batchSize: m.batchSize, probeBytes: 0 });
+    checkCapacityRequest(m);
     checkCapacityFigures(m, modelInfo(m.model).numUnits);
     this.parent?.send(EVENTS.capacityReport, { ...m, parentId: this.opts.id });
   }

@@ -18,8 +18,8 @@ export interface CapacityReporterOptions {
   send: (report: CapacityReportInit) => boolean;
 }
 
-/** Validates a CapacityRequest: a known model and a batch size in bounds. */
-export function checkCapacityRequest(m: MessageOf<typeof EVENTS.capacityRequest>): void {
+/** Validates what a CapacityRequest (or a report's header) names: a known model and a batch size in bounds. */
+export function checkCapacityRequest(m: Pick<MessageOf<typeof EVENTS.capacityRequest>, 'model' | 'batchSize'>): void {
   try {
     modelInfo(m.model);
   } catch {
@@ -34,7 +34,7 @@ export class CapacityReporter {
   last?: CapacityReportInit;
 
   constructor(private readonly o: CapacityReporterOptions) {
-    this.prober = new LinkProber(o.socket as ConstructorParameters<typeof LinkProber>[0]);
+    this.prober = new LinkProber(o.socket);
   }
 
   /** Measures and reports; one measurement at a time (a second request while measuring is dropped). */

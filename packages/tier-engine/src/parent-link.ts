@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { io, type Socket } from 'socket.io-client';
 import {
-  EVENTS, Peer, MAX_MESSAGE_BYTES, type ByteTotals, type LogLike, type Mailbox, type MessageInitOf,
+  EVENTS, Peer, MAX_MESSAGE_BYTES, type ByteTotals, type EventName, type LogLike, type Mailbox, type MessageInitOf,
 } from '@hsfl/protocol';
 import { ALIVE_EVENT } from './child-link.js';
 
@@ -99,9 +99,9 @@ export class ParentLink extends EventEmitter {
   }
 
   /** Sends if connected; a message for a parent that is not there is dropped (the round it belongs to is lost anyway). */
-  send<E extends Parameters<Peer['send']>[0]>(event: E, msg: Parameters<Peer['send']>[1] & MessageInitOf<E>): boolean {
+  send<E extends EventName>(event: E, msg: MessageInitOf<E>): boolean {
     if (!this.socket.connected) return false;
-    this.peer.send(event, msg as MessageInitOf<E>);
+    this.peer.send(event, msg);
     return true;
   }
 

@@ -2,16 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Store, StoreError, newRunId, type RoundMetrics, type StoreErrorCode } from './index.js';
-import { metrics, snapshot, tempDir } from './test-helpers.js';
-
-function isStoreError(code: StoreErrorCode, message?: RegExp) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof StoreError, `expected StoreError, got ${String(e)}`);
-    assert.equal(e.code, code, `expected code ${code}, got ${e.code}: ${e.message}`);
-    if (message) assert.match(e.message, message);
-    return true;
-  };
-}
+import { isStoreError, metrics, refusedWithoutChange as refusedWithoutChangeIn, snapshot, tempDir } from './test-helpers.js';
 
 describe('Store', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -27,11 +18,10 @@ describe('Store', () => {
     tmp.cleanup();
   });
 
-  /** Assert that `fn` throws StoreError(code) and the file is byte-for-byte the same logically. */
   function refusedWithoutChange(code: StoreErrorCode, fn: () => unknown, message?: RegExp): void {
-    const before = snapshot(path);
-    assert.throws(fn, isStoreError(code, message));
-    assert.deepEqual(snapshot(path), before);
+
+    refusedWithoutChangeIn(path, code, fn, message);
+
   }
 
   describe('pragmas', () => {

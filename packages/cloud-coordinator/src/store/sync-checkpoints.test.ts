@@ -1,29 +1,15 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { seededRandom } from '@hsfl/runtime';
 import { MIGRATIONS, LATEST_SCHEMA_VERSION, applyMigrations } from './migrations.js';
 import { Store, StoreError, type StoreErrorCode, type SyncCheckpointInput } from './index.js';
-import { metrics, snapshot, tempDir } from './test-helpers.js';
+import { isStoreError, metrics, refusedWithoutChange as refusedWithoutChangeIn, snapshot, tempDir } from './test-helpers.js';
 
-function isStoreError(code: StoreErrorCode, message?: RegExp) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof StoreError, `expected StoreError, got ${String(e)}`);
-    assert.equal(e.code, code, `expected code ${code}, got ${e.code}: ${e.message}`);
-    if (message) assert.match(e.message, message);
-    return true;
-  };
-}
-
-/** A deterministic PRNG (mulberry32) so a failure reproduces. */
+/** Deterministic uint32s (the runtime's seeded generator) so a failure reproduces. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const next = seededRandom(seed);
+  return () => Math.floor(next() * 2 ** 32) >>> 0;
 }
 
 /** Random float32 bit patterns over the whole range (subnormals, -0, ±Infinity, huge and tiny), NaN excluded. */
@@ -94,9 +80,9 @@ describe('Store: sync checkpoints and crash resume', () => {
   });
 
   function refusedWithoutChange(code: StoreErrorCode, fn: () => unknown, message?: RegExp): void {
-    const before = snapshot(path);
-    assert.throws(fn, isStoreError(code, message));
-    assert.deepEqual(snapshot(path), before);
+
+    refusedWithoutChangeIn(path, code, fn, message);
+
   }
 
   describe('round trip', () => {

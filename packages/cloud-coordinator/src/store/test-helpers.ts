@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import assert from 'node:assert/strict';
+import { StoreError, type StoreErrorCode } from './errors.js';
 import type { RoundMetrics } from './types.js';
 
 export function tempDir(): { dir: string; cleanup(): void } {
@@ -53,4 +55,21 @@ export function metrics(round: number, over: Partial<RoundMetrics> = {}): RoundM
     endedAt: 1_700_000_000_000 + round * 1000,
     ...over,
   };
+}
+
+/** An assert.throws predicate: a StoreError with `code` (and a message matching `message`). */
+export function isStoreError(code: StoreErrorCode, message?: RegExp) {
+  return (e: unknown): boolean => {
+    assert.ok(e instanceof StoreError, `expected StoreError, got ${String(e)}`);
+    assert.equal(e.code, code, `expected code ${code}, got ${e.code}: ${e.message}`);
+    if (message) assert.match(e.message, message);
+    return true;
+  };
+}
+
+/** Asserts that `fn` throws StoreError(code) and leaves the store file logically the same. */
+export function refusedWithoutChange(path: string, code: StoreErrorCode, fn: () => unknown, message?: RegExp): void {
+  const before = snapshot(path);
+  assert.throws(fn, isStoreError(code, message));
+  assert.deepEqual(snapshot(path), before);
 }
