@@ -3,11 +3,30 @@
 import { assembleWeights, evaluate, exportCheckpoint, modelInfo, sliceWeights, type Dataset } from '@hsfl/runtime';
 import { TierModel } from '@hsfl/tier-engine';
 import type { Store, SyncCheckpoint, SyncCheckpointInput } from './store/index.js';
+import { codecValue } from '@hsfl/protocol';
+import type { TrialConfig } from './config.js';
 import type { LoopState, Plan, SyncedModel } from './run-state.js';
 
 /** The assembled model of a synced state. */
 export function assembled(s: SyncedModel): Float32Array[] {
   return assembleWeights(s.plan.model, s.plan.c1, s.plan.c2, s.deviceWeights, s.edgeWeights, s.topWeights);
+}
+
+/** A run's first plan and its seeded initial weights: the synced state of round 0. */
+export function initialSynced(runId: string, trial: TrialConfig): SyncedModel {
+  const plan: Plan = {
+    runId, version: 1, model: trial.model, c1: trial.c1, c2: trial.c2, i1: trial.i1, i2: trial.i2, batchSize: trial.batchSize,
+    lr: trial.lr, rounds: trial.rounds, evalEvery: trial.evalEvery, codec: codecValue(trial.codec), seed: trial.seed, deadlineMs: trial.deadlineMs,
+    aggregator: trial.aggregator ?? 'fedavg',
+  };
+  const init = (a: number, b: number) => {
+    const m = TierModel.create(trial.model, a, b, trial.seed);
+    const w = m.getWeights();
+    m.dispose();
+    return w;
+  };
+  const L = modelInfo(trial.model).numUnits;
+  return { round: 0, plan, deviceWeights: init(0, trial.c1), edgeWeights: init(trial.c1, trial.c2), topWeights: init(trial.c2, L) };
 }
 
 /** The cloud's top model holding a synced state's top weights. */

@@ -83,3 +83,15 @@ export function trialProblems(t: TrialConfig, numUnits?: number): string[] {
   if (t.targetAccuracy !== undefined && !(t.targetAccuracy > 0 && t.targetAccuracy <= 1)) p.push(`targetAccuracy must be in (0, 1] (got ${t.targetAccuracy})`);
   return p;
 }
+
+/** Problems of a plan change asked for mid-run (cuts of a model of numUnits units, intervals), one line each. */
+export function planChangeProblems(change: { c1: number; c2: number; i1: number; i2: number }, numUnits: number): string[] {
+  const p: string[] = [];
+  if (!int(change.c1) || !int(change.c2) || change.c1 < 0 || change.c1 > change.c2 || change.c2 > numUnits) {
+    p.push(`cuts must satisfy 0 <= c1 <= c2 <= ${numUnits}; got c1=${change.c1}, c2=${change.c2}`);
+  }
+  if (!int(change.i1) || !int(change.i2) || change.i1 < 1 || change.i2 < 1 || change.i1 > 1000 || change.i2 > 1000) {
+    p.push(`intervals must be whole numbers in [1, 1000]; got i1=${change.i1}, i2=${change.i2}`);
+  }
+  return p;
+}

@@ -2,21 +2,23 @@ import { EventEmitter } from 'node:events';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  EVENTS, Mailbox, ProtocolError, encodeTensor, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, CLOUD_ID, Role, codecValue,
-  type LogLike, type MessageInitOf, type EventName,
+  EVENTS, Mailbox, ProtocolError, encodeTensor, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, CLOUD_ID, Role,
+  type LogLike, type MessageInitOf,
 } from '@hsfl/protocol';
 import { modelInfo, tierWeightShapes, type Dataset } from '@hsfl/runtime';
-import { TierModel, SampleLedger, FULL_SYNC, periodicSchedule, isFullSync, planMessageLimit, type ChildLink, type SyncFlags } from '@hsfl/tier-engine';
+import { SampleLedger, planMessageLimit, type ChildLink } from '@hsfl/tier-engine';
 import type { PlanResult } from '@hsfl/planner';
-import type { Store, RunRow, SyncCheckpointInput } from './store/index.js';
+import type { Store, RunRow } from './store/index.js';
 import type { CapacitySnapshot } from './planning.js';
 import { buildTopology } from './planning.js';
-import { trialProblems, type TrialConfig } from './config.js';
+import { planChangeProblems, trialProblems, type TrialConfig } from './config.js';
+import { Waker } from './waker.js';
+import { RunDriver, loopState, type DriverHost } from './run-driver.js';
 import { Fleet, type EdgeInfo } from './fleet.js';
-import { CloudRound, type RoundOutcome } from './cloud-round.js';
+import type { CloudRound } from './cloud-round.js';
 import { RunPlanner, initialPlannerState } from './run-planner.js';
 import { capacitySnapshot, measureCloud } from './capacity.js';
-import { assembled, fromCheckpoint, recut, saveFinalModel, scoreSynced, toCheckpoint, topModelOf } from './checkpoints.js';
+import { assembled, fromCheckpoint, initialSynced, toCheckpoint, topModelOf } from './checkpoints.js';
 import type { ActiveRun, LoopState, Plan, PlanChange, RunSummary, SyncedModel } from './run-state.js';
 
 export type { Plan, PlanChange, RoundResult, RunSummary } from './run-state.js';
@@ -56,7 +58,7 @@ export class Coordinator extends EventEmitter {
   private readonly edgeBytes = { bytesIn: 0, bytesOut: 0 };
   private active?: ActiveRun;
   private round?: CloudRound;
-  private wake?: () => void;
+  private readonly waker = new Waker();
   /** The assembled model of the last run that ended, for inspection. */
   private lastGlobal?: Float32Array[];
   /** Latest measured capacity of every node that reported, the cloud's own included. */
@@ -78,7 +80,7 @@ export class Coordinator extends EventEmitter {
       onChange: () => {
         this.active?.planner.fleetChanged();
         this.emit('topology', this.topology());
-        this.wake?.();
+        this.waker.wake();
       },
     });
     this.fleet.links
@@ -158,7 +160,7 @@ export class Coordinator extends EventEmitter {
       a.closing = true;
       a.stopRequested = true;
     }
-    this.wake?.();
+    this.waker.wake();
     await this.mailbox.run(() => this.round?.abort(reason));
     await this.fleet.links.close(reason, false);
   }
@@ -185,22 +187,11 @@ export class Coordinator extends EventEmitter {
     if (!row) throw new Error(`no run ${runId}`);
     if (row.status !== 'created') throw new Error(`run ${runId} is ${row.status}; only a created run can start`);
     const trial = row.config as TrialConfig;
-    const L = modelInfo(trial.model).numUnits;
-    const plan: Plan = {
-      runId, version: 1, model: trial.model, c1: trial.c1, c2: trial.c2, i1: trial.i1, i2: trial.i2, batchSize: trial.batchSize,
-      lr: trial.lr, rounds: trial.rounds, evalEvery: trial.evalEvery, codec: codecValue(trial.codec), seed: trial.seed, deadlineMs: trial.deadlineMs,
-      aggregator: trial.aggregator ?? 'fedavg',
-    };
-    const init = (a: number, b: number) => {
-      const m = TierModel.create(trial.model, a, b, trial.seed);
-      const w = m.getWeights();
-      m.dispose();
-      return w;
-    };
-    const synced: SyncedModel = { round: 0, plan, deviceWeights: init(0, trial.c1), edgeWeights: init(trial.c1, trial.c2), topWeights: init(trial.c2, L) };
+    const synced = initialSynced(runId, trial);
+    const plan = synced.plan;
     const a = this.activate(row, synced, { planSince: 0, planner: initialPlannerState(trial.model) });
     this.opts.store.addPlan({ runId, version: 1, plan, prediction: null, reason: 'configured' });
-    this.opts.store.saveSyncCheckpoint(runId, toCheckpoint(synced, this.loopState(a)));
+    this.opts.store.saveSyncCheckpoint(runId, toCheckpoint(synced, loopState(a)));
     this.event('info', 'run_created', `run ${runId} (${trial.name}) begins: ${trial.model}, cuts (${trial.c1}, ${trial.c2}), intervals (${trial.i1}, ${trial.i2})`, null, { plan });
     return this.drive(a, false);
   }
@@ -247,30 +238,24 @@ export class Coordinator extends EventEmitter {
     this.opts.store.setRunStatus(a.id, 'running');
     this.event('info', 'resumed', 'run resumed by the operator');
     this.emit('status', { runId: a.id, status: 'running' });
-    this.wake?.();
+    this.waker.wake();
   }
 
   requestStop(): void {
     const a = this.requireActive();
     a.stopRequested = true;
     this.event('info', 'stop_requested', 'stop requested; the run ends after a round that brings every tier in sync');
-    this.wake?.();
+    this.waker.wake();
   }
 
   /** Asks for a new plan. The next round aggregates every tier, and the cuts move after it. */
   requestPlan(change: PlanChange, reason: string, prediction: unknown = null): void {
     const a = this.requireActive();
-    const L = modelInfo(a.plan.model).numUnits;
-    const ok = (v: number) => Number.isInteger(v);
-    if (!ok(change.c1) || !ok(change.c2) || change.c1 < 0 || change.c1 > change.c2 || change.c2 > L) {
-      throw new Error(`cuts must satisfy 0 <= c1 <= c2 <= ${L}; got c1=${change.c1}, c2=${change.c2}`);
-    }
-    if (!ok(change.i1) || !ok(change.i2) || change.i1 < 1 || change.i2 < 1 || change.i1 > 1000 || change.i2 > 1000) {
-      throw new Error(`intervals must be whole numbers in [1, 1000]; got i1=${change.i1}, i2=${change.i2}`);
-    }
+    const problems = planChangeProblems(change, modelInfo(a.plan.model).numUnits);
+    if (problems.length) throw new Error(problems.join('; '));
     a.pendingPlan = { change: { ...change }, reason, prediction };
     this.event('info', 'plan_requested', `new plan requested (${reason}): cuts (${change.c1}, ${change.c2}), intervals (${change.i1}, ${change.i2})`);
-    this.wake?.();
+    this.waker.wake();
   }
 
   /** Removes a device from the federation for the rest of the run. */
@@ -304,188 +289,12 @@ export class Coordinator extends EventEmitter {
 
   private async drive(a: ActiveRun, resumed: boolean): Promise<RunSummary> {
     try {
-      return await this.train(a, resumed);
+      return await new RunDriver(this.driverHost()).run(a, resumed);
     } finally {
       this.lastGlobal = assembled(a.synced);
       a.top.dispose();
       this.active = undefined;
       this.round = undefined;
-    }
-  }
-
-  private async train(a: ActiveRun, resumed: boolean): Promise<RunSummary> {
-    const t = a.trial;
-    try {
-      await this.waitForFleet(a);
-      await this.measureCloudNow(a);
-      if (t.planner === 'auto' && !resumed) {
-        await this.waitForCapacity(a);
-        // Plan from the measured capacity at once (the gradient statistics
-        // still default to parameter shares), so the warm-up already runs on
-        // a sensible split; the plan is refined after the warm-up.
-        this.tryReplan('initial plan from measured capacity');
-      }
-      this.opts.store.setRunStatus(a.id, 'running');
-      if (!resumed) this.opts.store.markPlanApplied(a.id, 1, 0);
-      this.emit('status', { runId: a.id, status: 'running' });
-      this.event('info', resumed ? 'run_continued' : 'run_started', `training ${resumed ? 'continues' : 'started'} with ${this.fleet.edgeCount} edges and ${this.deviceCount()} devices`);
-      let reason: 'completed' | 'stopped' | 'target' = 'completed';
-      while (a.nextRound < t.rounds) {
-        await this.waitUntilRunnable(a);
-        if (a.closing) return this.interrupted(a);
-        // A stop is honoured with every tier in sync: one more round brings
-        // them there if needed and possible (else the last synced model ends the run).
-        if (a.stopRequested && (a.inSync || this.deviceCount() === 0)) {
-          reason = 'stopped';
-          break;
-        }
-        const r = a.nextRound;
-        const last = r === t.rounds - 1 || a.stopRequested;
-        const switching = a.pendingPlan !== undefined && !last;
-        const evalDue = t.evalEvery > 0 && (r + 1) % t.evalEvery === 0;
-        const flags: SyncFlags = last || switching || evalDue ? FULL_SYNC : periodicSchedule(a.plan.i1, a.plan.i2).at(r - a.planSince + 1);
-        const outcome = await this.runRound(a, r, flags);
-        if (a.closing) return this.interrupted(a);
-        if (this.finishRound(a, outcome, last || evalDue || switching)) {
-          reason = 'target';
-          break;
-        }
-        if (a.stopRequested && a.inSync) {
-          reason = 'stopped';
-          break;
-        }
-      }
-      if (a.pendingPlan) {
-        this.event('info', 'plan_discarded', `the requested plan (${a.pendingPlan.reason}) was not applied: the run ended first`);
-        a.pendingPlan = undefined;
-      }
-      return this.complete(a, reason === 'stopped' ? 'stopped' : 'completed');
-    } catch (err) {
-      if (a.closing) return this.interrupted(a);
-      const message = err instanceof Error ? err.message : String(err);
-      this.opts.store.setRunStatus(a.id, 'failed', { error: message });
-      this.event('error', 'run_failed', message);
-      this.broadcastEnd(a, 'failed');
-      this.emit('status', { runId: a.id, status: 'failed' });
-      throw err;
-    }
-  }
-
-  /** Records a finished round (with a checkpoint when every tier is in sync); true when the target accuracy is reached. */
-  private finishRound(a: ActiveRun, o: RoundOutcome, wantEval: boolean): boolean {
-    const r = o.result.round;
-    const planVersion = a.plan.version;
-    a.nextRound = r + 1;
-    if (o.deviceAvg) a.deviceAvg = o.deviceAvg;
-    if (o.edgeAvg) a.edgeAvg = o.edgeAvg;
-    for (const g of o.gradSq) a.planner.recordGradSq(g.start, g.values);
-    const full = isFullSync({ syncDevices: o.result.syncedDevices, syncEdges: o.result.syncedEdges }) && o.result.samples > 0;
-    a.inSync = full || (a.inSync && o.result.samples === 0);
-    let test: { loss: number; accuracy: number } | undefined;
-    let checkpoint: SyncCheckpointInput | undefined;
-    if (full) {
-      a.synced = { round: r + 1, plan: a.plan, deviceWeights: a.deviceAvg, edgeWeights: a.edgeAvg, topWeights: a.top.getWeights() };
-      if (wantEval) test = this.evaluateSynced(a, r);
-      if (a.pendingPlan && r + 1 < a.trial.rounds && !a.stopRequested) this.applyPendingPlan(a, r + 1);
-      checkpoint = toCheckpoint(a.synced, this.loopState(a));
-    } else if (o.result.samples === 0) {
-      this.event('warn', 'empty_round', `round ${r}: no device delivered activations`);
-    }
-    const metrics = { ...o.result, planVersion, testAccuracy: test?.accuracy ?? null, testLoss: test?.loss ?? null, endedAt: Date.now() };
-    this.opts.store.commitRound(a.id, metrics, checkpoint);
-    this.emit('round', { ...o.result, runId: a.id, rounds: a.trial.rounds, planVersion: metrics.planVersion, testAccuracy: test?.accuracy, testLoss: test?.loss, wallMs: Date.now() - a.startedAt });
-    if (o.result.samples > 0) this.maybeReplan(a, r, o.result.roundMs);
-    const target = a.trial.targetAccuracy;
-    if (target && test && test.accuracy >= target) {
-      this.event('info', 'target_reached', `test accuracy ${test.accuracy.toFixed(4)} reached the target ${target} at round ${r}`);
-      return true;
-    }
-    return false;
-  }
-
-  /** Scores the synced model after round r and tells the fleet. */
-  private evaluateSynced(a: ActiveRun, r: number): { loss: number; accuracy: number } {
-    const data = this.opts.testData(a.plan.model);
-    const test = scoreSynced(a.synced, data);
-    a.lastTest = { ...test, round: r };
-    const report = { header: { runId: a.id, planVersion: a.plan.version, round: r, sender: CLOUD_ID }, loss: test.loss, accuracy: test.accuracy, samples: data.n };
-    for (const e of this.fleet.links.all.values()) e.peer.send(EVENTS.evalReport, report);
-    return test;
-  }
-
-  private complete(a: ActiveRun, status: 'completed' | 'stopped'): RunSummary {
-    if (!a.inSync) this.event('warn', 'final_from_checkpoint', `the last rounds did not bring every tier in sync; the final model is the one of round ${a.synced.round - 1}`);
-    const final = a.lastTest && a.lastTest.round === a.synced.round - 1 ? a.lastTest : { ...scoreSynced(a.synced, this.opts.testData(a.plan.model)), round: a.synced.round - 1 };
-    saveFinalModel(this.opts.store, a.id, a.synced, final.accuracy);
-    this.opts.store.setRunStatus(a.id, status, { finalAccuracy: final.accuracy, finalLoss: final.loss });
-    this.event('info', 'run_finished', `run ${status} after ${a.nextRound} rounds: test accuracy ${final.accuracy.toFixed(4)}`);
-    this.broadcastEnd(a, status);
-    this.emit('status', { runId: a.id, status });
-    return { runId: a.id, status, rounds: a.nextRound, testAccuracy: final.accuracy, testLoss: final.loss, plan: a.synced.plan, dbPath: this.dbPath, wallMs: Date.now() - a.startedAt };
-  }
-
-  /** The coordinator is closing mid-run: the run stays resumable from its last checkpoint. */
-  private interrupted(a: ActiveRun): RunSummary {
-    this.event('warn', 'run_interrupted', `the coordinator is shutting down at round ${a.nextRound}; the run resumes from its checkpoint at round ${a.synced.round} when it starts again`);
-    const final = a.lastTest ?? { accuracy: 0, loss: 0 };
-    return { runId: a.id, status: 'interrupted', rounds: a.nextRound, testAccuracy: final.accuracy, testLoss: final.loss, plan: a.plan, dbPath: this.dbPath, wallMs: Date.now() - a.startedAt };
-  }
-
-  /** Moves weights between tiers to the new cuts; called right after a round that synced every tier. */
-  private applyPendingPlan(a: ActiveRun, atRound: number): void {
-    const p = a.pendingPlan!;
-    a.pendingPlan = undefined;
-    const plan: Plan = { ...a.plan, ...p.change, version: a.plan.version + 1 };
-    const before = a.lastTest?.round === atRound - 1 ? a.lastTest.accuracy : null;
-    a.synced = recut(a.synced, plan, atRound);
-    a.top.dispose();
-    a.top = topModelOf(a.synced);
-    a.deviceAvg = a.synced.deviceWeights;
-    a.edgeAvg = a.synced.edgeWeights;
-    a.plan = plan;
-    a.planSince = atRound;
-    this.opts.store.addPlan({ runId: a.id, version: plan.version, plan, prediction: p.prediction, reason: p.reason });
-    this.opts.store.markPlanApplied(a.id, plan.version, atRound);
-    // The assembled model is the same before and after the move; scoring it
-    // here shows that moving weights between tiers loses nothing.
-    const after = scoreSynced(a.synced, this.opts.testData(plan.model)).accuracy;
-    this.event('info', 'plan_applied', `plan v${plan.version} applied at round ${atRound} (${p.reason}): cuts (${plan.c1}, ${plan.c2}), intervals (${plan.i1}, ${plan.i2}); test accuracy after the move ${after.toFixed(4)}`, null, { plan, testAccuracyAfter: after, testAccuracyBefore: before });
-    this.welcomeEdges();
-    this.emit('plan', plan);
-  }
-
-  private async runRound(a: ActiveRun, round: number, flags: SyncFlags): Promise<RoundOutcome> {
-    const r = new CloudRound({
-      plan: a.plan, top: a.top, deviceSamples: a.deviceSamples, edgeSamples: a.edgeSamples, edgeBytes: this.edgeBytes,
-      send: <E extends EventName>(id: string, event: E, msg: MessageInitOf<E>) => this.fleet.edge(id)?.peer.send(event, msg),
-      broadcast: <E extends EventName>(event: E, msg: MessageInitOf<E>) => {
-        for (const e of this.fleet.links.all.values()) e.peer.send(event, msg);
-      },
-      warn: (kind, message) => this.event('warn', kind, message),
-      inMailbox: (fn) => void this.mailbox.run(fn),
-    }, round, flags, this.fleet.links.all.keys());
-    // Begin inside the mailbox, but never wait there for the round's end: its messages arrive through the mailbox.
-    await this.mailbox.run(() => {
-      this.round = r;
-      r.begin();
-    });
-    const o = await r.done;
-    if (this.round === r) this.round = undefined;
-    return o;
-  }
-
-  private maybeReplan(a: ActiveRun, r: number, roundMs: number): void {
-    const reason = a.planner.due(r, roundMs, a.plan, a.pendingPlan !== undefined);
-    if (reason && !this.tryReplan(reason)) a.planner.failed(r);
-  }
-
-  private tryReplan(reason: string): boolean {
-    try {
-      this.replan(reason);
-      return true;
-    } catch (err) {
-      this.event('warn', 'replan_failed', `could not plan (${reason}): ${(err as Error).message}`);
-      return false;
     }
   }
 
@@ -503,50 +312,6 @@ export class Coordinator extends EventEmitter {
     return d.result;
   }
 
-  private async waitForFleet(a: ActiveRun): Promise<void> {
-    const t = a.trial;
-    const deadline = Date.now() + t.joinTimeoutMs;
-    while (this.fleet.edgeCount < t.minEdges || this.deviceCount() < t.minDevices) {
-      if (a.stopRequested) throw new Error('stopped before the fleet assembled');
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`only ${this.fleet.edgeCount}/${t.minEdges} edges and ${this.deviceCount()}/${t.minDevices} devices joined within ${t.joinTimeoutMs} ms`);
-      await this.sleepUntilWoken(left);
-    }
-  }
-
-  /** With the planner on, every node must have measured itself before training starts. */
-  private async waitForCapacity(a: ActiveRun): Promise<void> {
-    const deadline = Date.now() + a.trial.joinTimeoutMs;
-    let missing = this.missingCapacity();
-    while (missing.length && !a.stopRequested) {
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        this.event('warn', 'capacity_missing', `no capacity report from ${missing.join(', ')}; planning without them`);
-        return;
-      }
-      await this.sleepUntilWoken(Math.min(left, 1000));
-      missing = this.missingCapacity();
-    }
-    this.event('info', 'capacity_ready', `capacity measured for ${this.capacity.size} nodes`);
-  }
-
-  private async waitUntilRunnable(a: ActiveRun): Promise<void> {
-    while (!a.closing && !a.stopRequested && (a.paused || this.deviceCount() === 0)) await this.sleepUntilWoken(1000);
-  }
-
-  private sleepUntilWoken(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
-        clearTimeout(timer);
-        if (self.wake === done) self.wake = undefined;
-        resolve();
-      }
-      this.wake = done;
-    });
-  }
-
   // ---- capacity --------------------------------------------------------------------
 
   private onCapacity(link: ChildLink, m: Parameters<typeof capacitySnapshot>[2]): void {
@@ -554,7 +319,7 @@ export class Coordinator extends EventEmitter {
     this.capacity.set(snap.nodeId, snap);
     this.opts.store.addCapacity(this.active?.id ?? null, snap.nodeId, snap);
     this.emit('capacity', snap);
-    this.wake?.();
+    this.waker.wake();
   }
 
   /** Asks every node to measure itself again (compute, memory, link). */
@@ -595,12 +360,21 @@ export class Coordinator extends EventEmitter {
     for (const e of this.fleet.links.all.values()) e.peer.send(EVENTS.welcome, m);
   }
 
-  private broadcastEnd(a: ActiveRun, reason: string): void {
-    for (const e of this.fleet.links.all.values()) e.peer.send(EVENTS.runEnd, { runId: a.id, reason });
-  }
-
-  private loopState(a: ActiveRun): LoopState {
-    return { planSince: a.planSince, lastTest: a.lastTest, planner: a.planner.state };
+  /** What the run loop may use of this coordinator. */
+  private driverHost(): DriverHost {
+    return {
+      store: this.opts.store, testData: this.opts.testData, fleet: this.fleet, mailbox: this.mailbox, waker: this.waker, edgeBytes: this.edgeBytes,
+      event: (level, kind, message, nodeId, data) => this.event(level, kind, message, nodeId ?? null, data ?? null),
+      emit: (event, payload) => this.emit(event, payload),
+      setRound: (r) => {
+        this.round = r;
+      },
+      welcomeEdges: () => this.welcomeEdges(),
+      measureCloud: (a) => this.measureCloudNow(a),
+      missingCapacity: () => this.missingCapacity(),
+      capacitySize: () => this.capacity.size,
+      replan: (reason) => this.replan(reason),
+    };
   }
 
   private requireActive(): ActiveRun {
