@@ -13,10 +13,11 @@ import type { CapacitySnapshot } from './planning.js';
 import { buildTopology } from './planning.js';
 import { planChangeProblems, trialProblems, type TrialConfig } from './config.js';
 import { Waker } from './waker.js';
+import { CoordinatorError } from './errors.js';
 import { RunDriver, loopState, type DriverHost } from './run-driver.js';
 import { Fleet, type EdgeInfo } from './fleet.js';
 import type { CloudRound } from './cloud-round.js';
-import { RunPlanner, initialPlannerState } from './run-planner.js';
+import { RunPlanner, initialPlannerState, type PlanDecision } from './run-planner.js';
 import { capacitySnapshot, measureCloud } from './capacity.js';
 import { assembled, fromCheckpoint, initialSynced, toCheckpoint, topModelOf } from './checkpoints.js';
 import type { ActiveRun, LoopState, Plan, PlanChange, RunSummary, SyncedModel } from './run-state.js';
@@ -173,19 +174,16 @@ export class Coordinator extends EventEmitter {
     try {
       units = modelInfo(trial.model).numUnits;
     } catch (err) {
-      throw new Error(`bad trial: ${(err as Error).message}`);
+      throw new CoordinatorError('invalid', `bad trial: ${(err as Error).message}`);
     }
     const problems = trialProblems(trial, units);
-    if (problems.length) throw new Error(`bad trial: ${problems.join('; ')}`);
+    if (problems.length) throw new CoordinatorError('invalid', `bad trial: ${problems.join('; ')}`);
     return this.opts.store.createRun({ name: trial.name, config: trial });
   }
 
   /** Trains a created run to its end (or until stopped) and returns the outcome. */
-  async startRun(runId: string): Promise<RunSummary> {
-    if (this.active) throw new Error(`run ${this.active.id} is still in progress`);
-    const row = this.opts.store.getRun(runId);
-    if (!row) throw new Error(`no run ${runId}`);
-    if (row.status !== 'created') throw new Error(`run ${runId} is ${row.status}; only a created run can start`);
+  startRun(runId: string): Promise<RunSummary> {
+    const row = this.runToDrive(runId, ['created'], 'only a created run can start');
     const trial = row.config as TrialConfig;
     const synced = initialSynced(runId, trial);
     const plan = synced.plan;
@@ -201,13 +199,10 @@ export class Coordinator extends EventEmitter {
    * stopped): from its last checkpoint, with what happened after it rolled
    * back and said so in the event log.
    */
-  async resumeRun(runId: string): Promise<RunSummary> {
-    if (this.active) throw new Error(`run ${this.active.id} is still in progress`);
-    const row = this.opts.store.getRun(runId);
-    if (!row) throw new Error(`no run ${runId}`);
-    if (row.status !== 'running' && row.status !== 'paused') throw new Error(`run ${runId} is ${row.status}; only an interrupted (running or paused) run can resume`);
+  resumeRun(runId: string): Promise<RunSummary> {
+    const row = this.runToDrive(runId, ['running', 'paused'], 'only an interrupted (running or paused) run can resume');
     const ckpt = this.opts.store.latestSyncCheckpoint(runId);
-    if (!ckpt) throw new Error(`run ${runId} has no checkpoint to resume from; mark it failed (hsfl-coordinator fail ${runId})`);
+    if (!ckpt) throw new CoordinatorError('conflict', `run ${runId} has no checkpoint to resume from; mark it failed (hsfl-coordinator fail ${runId})`);
     const { synced, loop } = fromCheckpoint(ckpt);
     const rb = this.opts.store.rollbackToCheckpoint(runId, ckpt.round, ckpt.planVersion);
     const a = this.activate(row, synced, loop);
@@ -215,6 +210,19 @@ export class Coordinator extends EventEmitter {
     const plans = rb.plansRemoved.length ? `; plan versions ${rb.plansRemoved.join(', ')} dropped` : '';
     this.event('warn', 'run_resumed', `run ${runId} resumes at round ${ckpt.round} from its last checkpoint (${rolled}${plans})`, null, { round: ckpt.round, ...rb });
     return this.drive(a, true);
+  }
+
+  /**
+   * The stored run that startRun/resumeRun may drive now; refuses (before
+   * anything starts, so callers can answer at once) an unknown run, a second
+   * run while one is in progress, and a run in the wrong status.
+   */
+  private runToDrive(runId: string, statuses: RunRow['status'][], rule: string): RunRow {
+    const row = this.opts.store.getRun(runId);
+    if (!row) throw new CoordinatorError('not_found', `no run ${runId}`);
+    if (this.active) throw new CoordinatorError('conflict', `run ${this.active.id} is in progress; one run at a time`);
+    if (!statuses.includes(row.status)) throw new CoordinatorError('conflict', `run ${runId} is ${row.status}; ${rule}`);
+    return row;
   }
 
   /** createRun + startRun. */
@@ -252,7 +260,7 @@ export class Coordinator extends EventEmitter {
   requestPlan(change: PlanChange, reason: string, prediction: unknown = null): void {
     const a = this.requireActive();
     const problems = planChangeProblems(change, modelInfo(a.plan.model).numUnits);
-    if (problems.length) throw new Error(problems.join('; '));
+    if (problems.length) throw new CoordinatorError('invalid', problems.join('; '));
     a.pendingPlan = { change: { ...change }, reason, prediction };
     this.event('info', 'plan_requested', `new plan requested (${reason}): cuts (${change.c1}, ${change.c2}), intervals (${change.i1}, ${change.i2})`);
     this.waker.wake();
@@ -260,9 +268,10 @@ export class Coordinator extends EventEmitter {
 
   /** Removes a device from the federation for the rest of the run. */
   removeDevice(deviceId: string): void {
+    if (this.fleet.edge(deviceId)) throw new CoordinatorError('invalid', `${deviceId} is an edge aggregator; only devices can be removed`);
     const edgeId = this.fleet.edgeOfDevice(deviceId);
     const edge = edgeId === undefined ? undefined : this.fleet.edge(edgeId);
-    if (!edge) throw new Error(`no connected device ${deviceId}`);
+    if (!edge) throw new CoordinatorError('not_found', `no connected device ${deviceId}`);
     edge.peer.send(EVENTS.nodeStatus, { nodeId: deviceId, role: Role.ROLE_DEVICE, parentId: edge.id, connected: false, reason: 'removed by the operator' });
     this.fleet.markRemoved(deviceId);
     this.event('warn', 'node_removed', `device ${deviceId} removed by the operator`, deviceId);
@@ -304,7 +313,12 @@ export class Coordinator extends EventEmitter {
    */
   replan(reason: string): PlanResult {
     const a = this.requireActive();
-    const d = a.planner.plan(a.plan, a.nextRound, this.topology(), this.capacity);
+    let d: PlanDecision;
+    try {
+      d = a.planner.plan(a.plan, a.nextRound, this.topology(), this.capacity);
+    } catch (err) {
+      throw new CoordinatorError('unprocessable', `could not re-plan: ${(err as Error).message}`);
+    }
     if (d.change) this.requestPlan(d.change, `planner: ${reason}`, d.prediction);
     // Kept plans go to the store only: announcing each one would flood the dashboard's log.
     else this.opts.store.addEvent({ runId: a.id, level: 'info', kind: 'plan_kept', nodeId: null, message: `planner (${reason}) keeps cuts (${a.plan.c1}, ${a.plan.c2}), intervals (${a.plan.i1}, ${a.plan.i2}); predicted ${d.result.predictedRoundMs.toFixed(1)} ms/round`, data: d.prediction });
@@ -378,7 +392,7 @@ export class Coordinator extends EventEmitter {
   }
 
   private requireActive(): ActiveRun {
-    if (!this.active) throw new Error('no run in progress');
+    if (!this.active) throw new CoordinatorError('conflict', 'no run in progress');
     return this.active;
   }
 

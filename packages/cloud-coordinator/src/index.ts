@@ -4,3 +4,4 @@ export * from './store/index.js';
 export { testDataFor } from './serve.js';
 export { storedTopology, planText } from './plan-command.js';
 export { buildTopology, type CapacitySnapshot } from './planning.js';
+export { CoordinatorError, type CoordinatorErrorCode } from './errors.js';

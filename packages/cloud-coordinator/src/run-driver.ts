@@ -214,7 +214,7 @@ export class RunDriver {
       this.h.replan(reason);
       return true;
     } catch (err) {
-      this.h.event('warn', 'replan_failed', `could not plan (${reason}): ${(err as Error).message}`);
+      this.h.event('warn', 'replan_failed', `${(err as Error).message} (${reason})`);
       return false;
     }
   }

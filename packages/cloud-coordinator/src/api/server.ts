@@ -6,12 +6,11 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import type { LogLike } from '@hsfl/protocol';
 import type { Coordinator } from '../coordinator.js';
-import { StoreError } from '../store/index.js';
 import { Auth, SESSION_COOKIE, allowed, type Access, type Role } from './auth.js';
 import { LiveFeed } from './live.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { registerRoutes } from './routes.js';
-import { HttpError, STATUS_TEXT, sameOrigin, type Identity } from './http.js';
+import { HttpError, STATUS_TEXT, httpStatusOf, sameOrigin, type Identity } from './http.js';
 
 export { HttpError, sameOrigin, type Identity } from './http.js';
 
@@ -123,12 +122,8 @@ export class OperationsApi {
     });
 
     app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
-      let status = 500;
+      const status = httpStatusOf(err);
       let message = err.message;
-      if (err instanceof HttpError) status = err.statusCode;
-      else if (err.validation) status = 400;
-      else if (err instanceof StoreError) status = err.code === 'INVALID_INPUT' ? 400 : err.code === 'UNKNOWN_RUN' || err.code === 'UNKNOWN_NODE' ? 404 : err.code === 'INVALID_TRANSITION' ? 409 : 500;
-      else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600) status = err.statusCode;
       if (status >= 500) {
         o.log.error({ err: err.message, stack: err.stack, url: req.url, method: req.method }, 'API request failed');
         if (status === 500) message = `internal error: ${err.message}`;
