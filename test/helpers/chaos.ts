@@ -28,7 +28,7 @@ export const CHAOS_TRIAL: TrialConfig = {
   i2: 2,
   batchSize: 64,
   lr: 0.1,
-  rounds: 150,
+  rounds: 300,
   evalEvery: 0,
   seed: 1,
   deadlineMs: 3000,

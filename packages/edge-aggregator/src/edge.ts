@@ -181,7 +181,7 @@ export class EdgeAggregator extends EventEmitter {
     this.deviceSamples.reset();
     this.lastRound = m.nextRound - 1;
     this.opts.log.info({ runId: m.runId, plan: plan.version, c1: plan.c1, c2: plan.c2, i1: plan.i1, i2: plan.i2, nextRound: m.nextRound }, newRun ? 'joined run' : 'plan changed');
-    for (const link of this.children.all.values()) this.welcomeDevice(link);
+    this.welcomeDevices(this.children.all.values());
     if (newRun) void this.capacity!.report(plan.model, plan.batchSize);
   }
 
@@ -275,7 +275,7 @@ export class EdgeAggregator extends EventEmitter {
       this.opts.log.info({ device: link.id }, 'device waiting for the run to be joined');
       return;
     }
-    this.welcomeDevice(link);
+    this.welcomeDevices([link]);
   }
 
   private onDeviceLeave(link: ChildLink, reason: string): void {
@@ -287,15 +287,19 @@ export class EdgeAggregator extends EventEmitter {
     this.progress(r);
   }
 
-  private welcomeDevice(link: ChildLink): void {
+  /** Welcomes devices to the run, encoding the device tier's weights once for all of them. */
+  private welcomeDevices(links: Iterable<ChildLink>): void {
     const plan = this.plan!;
     const shapes = tierWeightShapes(plan.model, 0, plan.c1);
-    link.peer.send(EVENTS.welcome, {
+    const welcome = {
       runId: plan.runId, plan, nextRound: this.lastRound + 1, parentId: this.opts.id,
       deviceWeights: this.deviceWeights.map((w, i) => encodeTensor(w, shapes[i]!)), edgeWeights: [],
-    });
-    this.opts.log.info({ device: link.id, backend: link.hello.backend, samples: link.hello.numSamples }, 'device joined');
-    this.reportDevice(link, true, 'joined');
+    };
+    for (const link of links) {
+      link.peer.send(EVENTS.welcome, welcome);
+      this.opts.log.info({ device: link.id, backend: link.hello.backend, samples: link.hello.numSamples }, 'device joined');
+      this.reportDevice(link, true, 'joined');
+    }
   }
 
   private reportDevice(link: ChildLink, connected: boolean, reason: string): void {

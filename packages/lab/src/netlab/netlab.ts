@@ -463,6 +463,9 @@ export class NetLab {
       await must(IP, ['netns', 'add', ns]);
       await must(IP, ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
       await must(IP, ['link', 'set', 'dev', veth, 'alias', `${id}/probe`]);
+      // The lab configures each host inside its namespace: `ip -n` must work
+      // there too (it does not in a chroot whose root is not a mount point).
+      await must(IP, ['-n', ns, 'addr', 'add', '10.254.254.2/30', 'dev', 'eth0']);
       const tbf = await run(TC, ['qdisc', 'add', 'dev', veth, 'root', 'handle', '1:', 'tbf', 'rate', '8mbit', 'burst', '8192', 'latency', '50ms']);
       if (tbf.code !== 0) why = `tc tbf qdisc unavailable: ${tbf.stderr.trim()}`;
       else {
