@@ -74,6 +74,8 @@ export class CloudRound {
       this.resolve = resolve;
       this.reject = reject;
     });
+    // An abort may come before the run loop awaits `done`; it is awaited there.
+    this.done.catch(() => undefined);
   }
 
   /** Sends RoundStart to every expected edge and arms the deadline. */
