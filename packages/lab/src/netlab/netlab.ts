@@ -1,10 +1,11 @@
 import { spawn as spawnChild, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CpuCgroups, cgroupPids, detectCpuCgroup, removeCgroupTree, type CpuCgroupMount } from './cgroup.js';
+import { CpuCgroups, cgroupPids, detectCpuCgroup, removeCgroupTree } from './cgroup.js';
 import { track, untrack } from './cleanup.js';
 import { cmd, driveAsync, driveSync, IP, killQuiet, must, pidAlive, run, SH, sleep, TC, type Steps } from './ops.js';
 import { intToIp, listLocks, ownerPid, pickSubnet, releaseLock } from './subnet.js';
+import { nextLabNumber, probeSupport } from './support.js';
 
 /** One emulated host: a network namespace behind a rate-limited link, optionally CPU-limited. */
 export interface NetLabHostSpec {
@@ -77,7 +78,6 @@ const NAME_RE = /^[A-Za-z0-9_.-]{1,32}$/;
 /** Names this module creates: hsfl-<pid>-<n>[-...]. Sweep never touches anything else. */
 const OURS_RE = /^hsfl-\d+-\d+(?:$|[-/])/;
 const MAX_HOSTS = 250;
-let labCounter = 0;
 
 function mbitToBit(mbit: number, what: string): number {
   if (!(mbit > 0) || !Number.isFinite(mbit)) throw new Error(`netlab: ${what} must be a positive number of Mbit/s, got ${mbit}`);
@@ -170,7 +170,7 @@ export class NetLab {
       if (h.delayMs !== undefined && !(h.delayMs >= 0)) throw new Error(`netlab: delayMs of ${h.name} must be >= 0`);
       if (h.cpuFraction !== undefined && !(h.cpuFraction > 0)) throw new Error(`netlab: cpuFraction of ${h.name} must be > 0`);
     }
-    const n = labCounter++;
+    const n = nextLabNumber();
     const lab = new NetLab(n);
     track(lab);
     try {
@@ -432,55 +432,9 @@ export class NetLab {
     return errors;
   }
 
-  /**
-   * Checks whether a lab can be built here by building a tiny one (a
-   * namespace, a veth with tbf, a netem probe, a cgroup with a CPU quota) and
-   * removing it. `cpu: false` makes CPU quotas optional.
-   */
-  static async available(req: { cpu?: boolean } = {}): Promise<NetLabSupport> {
-    const res: NetLabSupport = { ok: false, netem: false };
-    if (process.platform !== 'linux') return { ...res, why: `needs Linux, this is ${process.platform}` };
-    if (process.getuid?.() !== 0) return { ...res, why: `needs root (uid is ${process.getuid?.()})` };
-    for (const [bin, args] of [[IP, ['-V']], [TC, ['-V']]] as const) {
-      const r = await run(bin, [...args]);
-      if (r.code !== 0) return { ...res, why: `\`${bin}\` not usable (install iproute2): ${r.stderr.trim()}` };
-    }
-
-    // CPU.
-    const found = detectCpuCgroup();
-    if (found.mount) {
-      const err = probeCgroup(found.mount, `hsfl-${process.pid}-${labCounter++}-probe`);
-      if (err) res.cpuWhy = err;
-      else res.cgroup = found.mount.version;
-    } else res.cpuWhy = found.why;
-
-    // Network: a namespace, a veth into it, tbf, netem.
-    const id = `hsfl-${process.pid}-${labCounter++}`;
-    const ns = `${id}-probe`;
-    const veth = `hs${process.pid.toString(36)}-P${(labCounter - 1).toString(36)}`;
-    let why: string | undefined;
-    try {
-      await must(IP, ['netns', 'add', ns]);
-      await must(IP, ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-      await must(IP, ['link', 'set', 'dev', veth, 'alias', `${id}/probe`]);
-      // The lab configures each host inside its namespace: `ip -n` must work
-      // there too (it does not in a chroot whose root is not a mount point).
-      await must(IP, ['-n', ns, 'addr', 'add', '10.254.254.2/30', 'dev', 'eth0']);
-      const tbf = await run(TC, ['qdisc', 'add', 'dev', veth, 'root', 'handle', '1:', 'tbf', 'rate', '8mbit', 'burst', '8192', 'latency', '50ms']);
-      if (tbf.code !== 0) why = `tc tbf qdisc unavailable: ${tbf.stderr.trim()}`;
-      else {
-        const netem = await run(TC, ['qdisc', 'add', 'dev', veth, 'parent', '1:1', 'handle', '10:', 'netem', 'delay', '1ms']);
-        res.netem = netem.code === 0;
-      }
-    } catch (e) {
-      why = (e as Error).message;
-    } finally {
-      await run(IP, ['link', 'del', 'dev', veth]);
-      await run(IP, ['netns', 'del', ns]);
-    }
-    if (why) return { ...res, why };
-    if (req.cpu !== false && res.cgroup === undefined) return { ...res, why: `CPU quotas unavailable: ${res.cpuWhy}` };
-    return { ...res, ok: true };
+  /** What this machine lets the lab do (root, iproute2, namespaces, `ip -n`, tbf, netem, CPU cgroups), and why not. */
+  static available(req: { cpu?: boolean } = {}): Promise<NetLabSupport> {
+    return probeSupport(req);
   }
 
   /**
@@ -495,25 +449,6 @@ export class NetLab {
   /** Synchronous sweep (for exit handlers and scripts). */
   static sweepSync(prefix = 'hsfl-', opts: { includeLive?: boolean } = {}): SweepReport {
     return driveSync(sweepSteps(prefix, opts.includeLive ?? false));
-  }
-}
-
-function probeCgroup(mount: CpuCgroupMount, name: string): string | undefined {
-  const cg = new CpuCgroups(mount, name);
-  try {
-    cg.create();
-    cg.add('probe', 0.5, 20000);
-    return undefined;
-  } catch (e) {
-    return `cgroup v${mount.version} at ${mount.root} not usable: ${(e as Error).message}`;
-  } finally {
-    for (const d of [join(cg.dir, 'probe'), cg.dir]) {
-      try {
-        if (existsSync(d)) rmdirSync(d);
-      } catch {
-        /* reported by the caller's sweep if ever */
-      }
-    }
   }
 }
 
