@@ -10,11 +10,11 @@ const LR = 0.05;
 const SEED = 3;
 const BATCH = 8;
 
-/** Makes a device claim `samples` in every weight upload (an inflated count, as a hostile device would send). */
-function claimSamples(dev: DeviceAgent, samples: number): void {
+/** Rewrites what a device sends for `event` (as a hostile or broken device would send it). */
+function tamper(dev: DeviceAgent, event: string, change: Record<string, unknown>): void {
   const peer = (dev as unknown as { link: { peer: { send: (event: string, msg: Record<string, unknown>) => number } } }).link.peer;
   const send = peer.send.bind(peer);
-  peer.send = (event, msg) => send(event, event === EVENTS.weightsUp ? { ...msg, samples } : msg);
+  peer.send = (e, msg) => send(e, e === event ? { ...msg, ...change } : msg);
 }
 
 describe('round faults a single node can cause', function () {
@@ -34,13 +34,36 @@ describe('round faults a single node can cause', function () {
       { devicesPerEdge: [3], shards },
     );
     try {
-      claimSamples(fed.devices[2]!, Number.MAX_SAFE_INTEGER);
+      tamper(fed.devices[2]!, EVENTS.weightsUp, { samples: Number.MAX_SAFE_INTEGER });
       const summary = await fed.run();
       assert.equal(summary.status, 'completed');
       const iters = shards.map((s, i) => new BatchIterator(fed.data, s, BATCH, deviceSeed(i)));
       const steps = Array.from({ length: rounds }, () => concatBatches(iters.map((it) => it.next())));
       const diff = maxAbsDiff(fed.coordinator.globalWeights(), centralizedSgd(MODEL, SEED, LR, steps));
       assert.ok(diff < 1e-4, `weighted by claims, the model would be the liar's copy; max |hsfl - centralized| = ${diff}`);
+    } finally {
+      await fed.close();
+    }
+  });
+
+  it('a device reporting computeMs NaN every round is refused and counted late; the run completes with finite metrics', async () => {
+    const rounds = 3;
+    const fed = await startInProcess(
+      { model: MODEL, c1: 2, c2: 5, i1: 1, i2: 1, batchSize: BATCH, lr: LR, rounds, evalEvery: 0, seed: SEED, deadlineMs: 1000 },
+      { devicesPerEdge: [2] },
+    );
+    try {
+      tamper(fed.devices[1]!, EVENTS.roundDone, { computeMs: Number.NaN });
+      const summary = await fed.run();
+      assert.equal(summary.status, 'completed');
+      assert.equal(summary.rounds, rounds);
+      const metrics = fed.store.listRoundMetrics(summary.runId);
+      assert.deepEqual(metrics.map((m) => m.round), [0, 1, 2]);
+      // Round 0 may also find the honest device still measuring itself; from then on only the liar is late.
+      const figures = JSON.stringify(metrics.map((m) => [m.samples, m.lateDevices, m.deviceComputeMs]));
+      assert.ok(metrics.every((m) => m.lateDevices >= 1 && Number.isFinite(m.deviceComputeMs)), figures);
+      assert.ok(metrics.some((m) => m.samples === 2 * BATCH && m.lateDevices === 1 && m.deviceComputeMs > 0), figures);
+      assert.ok(fed.logs.edge[0]!.has('warn', (l) => l.msg === 'message rejected' && l.obj.code === 'not_finite'), 'the edge refused the report');
     } finally {
       await fed.close();
     }
