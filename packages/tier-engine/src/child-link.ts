@@ -6,8 +6,9 @@
 // it through the callbacks.
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket as ServerSocket } from 'socket.io';
+import { checkHello, secondHelloVerdict } from './link-rules.js';
 import {
-  EVENTS, Peer, ProtocolError, checkNodeId, answerProbes, encodeMessage, MAX_MESSAGE_BYTES,
+  EVENTS, Peer, ProtocolError, answerProbes, encodeMessage, MAX_MESSAGE_BYTES,
   type ByteTotals, type EventName, type LogLike, type Mailbox, type MessageOf, type Role,
 } from '@hsfl/protocol';
 
@@ -151,30 +152,30 @@ export class ChildLinks {
     };
     peer.on(EVENTS.hello, (m) => {
       if (link || checking) throw new ProtocolError('malformed', 'already joined on this connection');
-      if (m.token !== o.token) {
-        o.log.warn({ address, node: String(m.nodeId).slice(0, 64) }, `${o.childName} presented a wrong join token`);
-        setTimeout(() => socket.disconnect(true), 200).unref();
-        throw new ProtocolError('unauthorized', 'wrong join token');
+      let id: string;
+      try {
+        id = checkHello(m, o);
+      } catch (err) {
+        if (err instanceof ProtocolError && err.code === 'unauthorized') {
+          o.log.warn({ address, node: String(m.nodeId).slice(0, 64) }, `${o.childName} presented a wrong join token`);
+          setTimeout(() => socket.disconnect(true), 200).unref();
+        }
+        throw err;
       }
-      if (m.role !== o.role) throw new ProtocolError('malformed', `only ${o.childName}s may join here`);
-      const id = checkNodeId(m.nodeId);
       const holder = this.links.get(id);
       o.admit?.(m, holder !== undefined);
       if (!holder) {
         join(m, id);
         return;
       }
-      // Nobody can prove who the real holder is with a shared token, so the
-      // connection that is demonstrably alive keeps the id: a newcomer takes
-      // over only from a holder that no longer answers. The check runs
-      // outside the mailbox so that rounds go on meanwhile.
+      // The liveness check runs outside the mailbox so that rounds go on meanwhile.
       checking = true;
       void this.answers(holder).then((alive) => o.mailbox.run(() => {
         checking = false;
         try {
-          const now = this.links.get(id);
-          if (now && (now !== holder || alive)) throw refuseTaken(id);
-          if (now) {
+          const verdict = secondHelloVerdict(holder, this.links.get(id), alive);
+          if (verdict === 'refuse') throw refuseTaken(id);
+          if (verdict === 'replace') {
             this.links.delete(id);
             o.log.warn({ child: id }, `${o.childName} reconnected; replacing its silent old connection`);
             o.onLeave(holder, 'replaced by a new connection');

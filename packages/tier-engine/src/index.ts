@@ -12,3 +12,4 @@ export { checkRoundDone, SampleLedger, type RoundReport } from './reports.js';
 export { CapacityReporter, checkCapacityRequest, type CapacityReporterOptions, type CapacityReportInit } from './capacity.js';
 export { checkPlan, planMessageLimit, headerFor } from './plan.js';
 export { exitOnSignals, EXIT_GONE, type StoppableNode } from './shutdown.js';
+export { checkHello, secondHelloVerdict, reconnectDelay, logsAttempt, mustReconnectItself } from './link-rules.js';

@@ -9,6 +9,7 @@ import {
   EVENTS, Peer, MAX_MESSAGE_BYTES, type ByteTotals, type EventName, type LogLike, type Mailbox, type MessageInitOf,
 } from '@hsfl/protocol';
 import { ALIVE_EVENT } from './child-link.js';
+import { logsAttempt, mustReconnectItself, reconnectDelay } from './link-rules.js';
 
 export interface ParentLinkOptions {
   url: string;
@@ -67,7 +68,7 @@ export class ParentLink extends EventEmitter {
       o.log.warn({ reason }, `disconnected from the ${o.parentName}; reconnecting`);
       // socket.io-client does not reconnect after the server closed the
       // connection; a restarting parent does exactly that, so retry here.
-      if (reason === 'io server disconnect') this.retryLater();
+      if (mustReconnectItself(reason)) this.retryLater();
     });
     this.socket.io.on('reconnect_attempt', (n) => this.noteAttempt(n));
     this.socket.on('connect_error', (err) => {
@@ -115,7 +116,7 @@ export class ParentLink extends EventEmitter {
   private retryLater(): void {
     clearTimeout(this.retryTimer);
     const n = ++this.attempts;
-    const delay = Math.min(this.o.maxDelayMs ?? 5000, (this.o.minDelayMs ?? 250) * 2 ** Math.min(n, 10));
+    const delay = reconnectDelay(n, this.o.minDelayMs ?? 250, this.o.maxDelayMs ?? 5000);
     this.logAttempt(n, delay);
     this.retryTimer = setTimeout(() => {
       if (!this.closed && !this.socket.connected) this.socket.connect();
@@ -128,7 +129,6 @@ export class ParentLink extends EventEmitter {
   }
 
   private logAttempt(n: number, delayMs: number | undefined): void {
-    // Visible without flooding: the first few attempts, then every tenth.
-    if (n <= 3 || n % 10 === 0) this.o.log.warn({ parent: this.o.url, attempt: n, delayMs }, `trying to reach the ${this.o.parentName} again`);
+    if (logsAttempt(n)) this.o.log.warn({ parent: this.o.url, attempt: n, delayMs }, `trying to reach the ${this.o.parentName} again`);
   }
 }
