@@ -6,6 +6,17 @@ import { serve } from './serve.js';
 import { listRunsText, showRunText } from './inspect.js';
 import { planText } from './plan-command.js';
 import { DEFAULT_FAIL_REASON, failRunText } from './fail-run.js';
+import { caInitText, caShowText, defaultPkiDir, enrollText, listNodes, nodesText, revokeText } from './node-commands.js';
+
+/** A refusal is an answer, not a crash: one line, no stack, exit code 1. */
+function refuseAsText(fn: () => string): void {
+  try {
+    process.stdout.write(fn() + '\n');
+  } catch (err) {
+    process.stderr.write(`hsfl-coordinator: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}
 
 const d = DEFAULT_TRIAL;
 
@@ -24,7 +35,10 @@ await yargs(hideBin(process.argv))
     (y) => y
       .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on for edges' })
       .option('port', { type: 'number', default: 7000, describe: 'port to listen on (0: any free port)' })
-      .option('token', { type: 'string', demandOption: true, describe: 'join token edges must present' })
+      .option('insecure', { type: 'boolean', default: false, describe: 'plain http and a shared --token instead of TLS with enrolled nodes (trusted loopback or lab only; logged loudly)' })
+      .option('token', { type: 'string', describe: 'join token edges must present (--insecure only)' })
+      .option('pki-dir', { type: 'string', describe: 'directory of the project CA and the coordinator\'s certificate (default: pki/ beside --db; created on first start)' })
+      .option('san', { type: 'string', array: true, default: [] as string[], describe: 'a further host name or address edges and browsers reach this coordinator by (repeatable)' })
       .option('admin-token', { type: 'string', describe: 'operator token for the API and dashboard with control rights (HSFL_COORDINATOR_ADMIN_TOKEN; generated and printed when absent)' })
       .option('viewer-token', { type: 'string', describe: 'read-only operator token for the API, dashboard and /metrics (HSFL_COORDINATOR_VIEWER_TOKEN; generated and printed when absent)' })
       .option('name', { type: 'string', default: d.name, describe: 'run name' })
@@ -64,7 +78,7 @@ await yargs(hideBin(process.argv))
         minEdges: a.minEdges, minDevices: a.minDevices, joinTimeoutMs: a.joinTimeoutMs, targetAccuracy: a.targetAccuracy,
         planner: a.planner, warmupRounds: a.warmupRounds, replanThreshold: a.replanThreshold,
       };
-      process.exitCode = await serve({ host: a.host, port: a.port, token: a.token, db: a.db, backend: a.backend, progress: a.progress, logLevel: a.logLevel, start: a.start, stay: a.stay, resume: a.resume, trial, adminToken: a.adminToken, viewerToken: a.viewerToken });
+      process.exitCode = await serve({ host: a.host, port: a.port, token: a.token, insecure: a.insecure, pkiDir: a.pkiDir ?? defaultPkiDir(a.db), san: a.san.map(String), db: a.db, backend: a.backend, progress: a.progress, logLevel: a.logLevel, start: a.start, stay: a.stay, resume: a.resume, trial, adminToken: a.adminToken, viewerToken: a.viewerToken });
     },
   )
   .command('plan', 'print the plan the planner chooses, its predicted time breakdown and the runners-up', (y) => y
@@ -97,6 +111,35 @@ await yargs(hideBin(process.argv))
       }
     },
   )
+  .command('ca <action>', 'the project CA: init creates it (the coordinator also does on first start), show prints its fingerprint', (y) => y
+    .positional('action', { choices: ['init', 'show'] as const, demandOption: true })
+    .option('pki-dir', { type: 'string', describe: 'directory of the project CA (default: pki/ beside --db)' }), (a) => {
+    refuseAsText(() => (a.action === 'init' ? caInitText : caShowText)(a.pkiDir ?? defaultPkiDir(a.db)));
+  })
+  .command('enroll', 'enroll a node and write its one-file bundle (its id, the CA to pin, its certificate and key)', (y) => y
+    .option('role', { choices: ['device', 'edge'] as const, demandOption: true })
+    .option('id', { type: 'string', demandOption: true, describe: 'the node\'s id, unique across roles' })
+    .option('edge', { type: 'string', describe: 'a device\'s edge: it may join that edge only' })
+    .option('parent-url', { type: 'string', describe: 'where the node connects, https://... (its edge, or the coordinator for an edge); written into the bundle' })
+    .option('host', { type: 'string', array: true, default: [] as string[], describe: 'an edge\'s host name or address, written into its server certificate (repeatable)' })
+    .option('renew', { type: 'boolean', default: false, describe: 'issue a new credential for an enrolled or revoked node; its earlier ones stop working at once' })
+    .option('valid-days', { type: 'number', default: 365, describe: 'validity of the certificate' })
+    .option('out', { type: 'string', describe: 'bundle file to write (default: <id>.hsfl.json), created readable by you only' })
+    .option('pki-dir', { type: 'string', describe: 'directory of the project CA (default: pki/ beside --db)' }), (a) => {
+    refuseAsText(() => enrollText({
+      db: a.db, pkiDir: a.pkiDir ?? defaultPkiDir(a.db), out: a.out, by: 'hsfl-coordinator enroll',
+      role: a.role, id: a.id, edge: a.edge, parentUrl: a.parentUrl, hosts: a.host.map(String), renew: a.renew, validDays: a.validDays,
+    }));
+  })
+  .command('revoke <id>', 'revoke a node: its credentials stop working, a running coordinator disconnects it within a second, and it cannot rejoin', (y) => y
+    .positional('id', { type: 'string', demandOption: true })
+    .option('reason', { type: 'string', default: '', describe: 'stored with the revocation' }), (a) => {
+    refuseAsText(() => revokeText(a.db, a.id, a.reason, 'hsfl-coordinator revoke'));
+  })
+  .command('nodes', 'list enrolled nodes: connected, enrolled or revoked', (y) => y
+    .option('json', { type: 'boolean', default: false }), (a) => {
+    refuseAsText(() => (a.json ? JSON.stringify(listNodes(a.db), null, 2) : nodesText(a.db)));
+  })
   .demandCommand(0)
   .strict()
   .fail((msg, err, y) => {

@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   EVENTS, Mailbox, ProtocolError, encodeTensor, MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, CLOUD_ID, Role,
   type LogLike, type MessageInitOf,
 } from '@hsfl/protocol';
 import { modelInfo, tierWeightShapes, type Dataset } from '@hsfl/runtime';
-import { SampleLedger, planMessageLimit, type ChildLink } from '@hsfl/tier-engine';
+import { SampleLedger, createLinkServer, planMessageLimit, type ChildLink } from '@hsfl/tier-engine';
 import type { PlanResult } from '@hsfl/planner';
 import type { Store, RunRow } from './store/index.js';
 import type { CapacitySnapshot } from './planning.js';
@@ -16,6 +16,7 @@ import { Waker } from './waker.js';
 import { CoordinatorError } from './errors.js';
 import { RunDriver, loopState, type DriverHost } from './run-driver.js';
 import { Fleet, type EdgeInfo } from './fleet.js';
+import { Enrollment, type CoordinatorPki } from './enrollment.js';
 import type { CloudRound } from './cloud-round.js';
 import { RunPlanner, initialPlannerState, type PlanDecision } from './run-planner.js';
 import { capacitySnapshot, measureCloud } from './capacity.js';
@@ -28,7 +29,10 @@ export type { DeviceInfo, EdgeInfo } from './fleet.js';
 export interface CoordinatorOptions {
   bindHost: string;
   port: number;
+  /** The shared join token of insecure mode (no pki). */
   token: string;
+  /** TLS identities: edges prove their ids with certificates of this project CA (the token is then unused). */
+  pki?: CoordinatorPki;
   store: Store;
   /** Held-out data the assembled model of a run is scored on. */
   testData: (model: string) => Dataset;
@@ -64,17 +68,29 @@ export class Coordinator extends EventEmitter {
   private lastGlobal?: Float32Array[];
   /** Latest measured capacity of every node that reported, the cloud's own included. */
   readonly capacity = new Map<string, CapacitySnapshot>();
+  /** Node identity under TLS (absent in insecure mode). */
+  readonly enrollment?: Enrollment;
   port = 0;
 
   constructor(private readonly opts: CoordinatorOptions) {
     super();
     this.mailbox = new Mailbox((err) => opts.log.error({ err: String(err), stack: (err as Error)?.stack }, 'coordinator task failed'));
+    const enrollment = opts.pki && new Enrollment(opts.store, opts.pki, opts.log, {
+      broadcast: (serials) => {
+        for (const link of this.fleet.links.all.values()) link.peer.send(EVENTS.revocations, { serials });
+      },
+      kick: (serials) => this.fleet.links.sendAwayRevoked(serials, 'this node\'s credential was revoked by the operator'),
+      event: (level, kind, message, nodeId, data) => this.event(level, kind, message, nodeId, data ?? null),
+    });
+    this.enrollment = enrollment;
     this.fleet = new Fleet({
-      token: opts.token, log: opts.log, mailbox: this.mailbox, store: opts.store, transportBytes: opts.maxBytes, totals: this.edgeBytes,
+      token: opts.token, authenticate: enrollment && ((hello, socket) => enrollment.authenticateEdge(hello, socket)), log: opts.log, mailbox: this.mailbox, store: opts.store, transportBytes: opts.maxBytes, totals: this.edgeBytes,
       maxBytes: () => planMessageLimit(this.active?.plan, opts.maxBytes ?? MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES),
       runId: () => this.active?.id,
       event: (level, kind, message, nodeId) => this.event(level, kind, message, nodeId ?? null),
       onEdgeJoin: (link) => {
+        // Before anything else: an edge admits devices only once it knows who is revoked.
+        if (enrollment) link.peer.send(EVENTS.revocations, { serials: enrollment.revokedSerials() });
         if (this.active) link.peer.send(EVENTS.welcome, this.welcome());
       },
       onEdgeLeave: (link) => this.round?.drop(link.id),
@@ -136,7 +152,7 @@ export class Coordinator extends EventEmitter {
   }
 
   async start(): Promise<number> {
-    this.http = this.opts.http ?? createServer();
+    this.http = this.opts.http ?? createLinkServer(this.opts.pki?.credential);
     this.fleet.links.attach(this.http);
     if (!this.http.listening) {
       await new Promise<void>((resolve, reject) => {
@@ -163,6 +179,7 @@ export class Coordinator extends EventEmitter {
     }
     this.waker.wake();
     await this.mailbox.run(() => this.round?.abort(reason));
+    this.enrollment?.close();
     await this.fleet.links.close(reason, false);
   }
 

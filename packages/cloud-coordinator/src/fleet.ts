@@ -5,7 +5,7 @@ import {
   EVENTS, ProtocolError, checkNodeId, CLOUD_ID, MAX_DEVICES_PER_EDGE, Role,
   type ByteTotals, type LogLike, type Mailbox, type MessageOf,
 } from '@hsfl/protocol';
-import { ChildLinks, type ChildLink } from '@hsfl/tier-engine';
+import { ChildLinks, type ChildLink, type ChildLinksOptions } from '@hsfl/tier-engine';
 import type { Store } from './store/index.js';
 
 export interface DeviceInfo {
@@ -25,6 +25,8 @@ export interface EdgeInfo {
 
 export interface FleetOptions {
   token: string;
+  /** TLS identities: replaces the token check (see Enrollment.authenticateEdge). */
+  authenticate?: ChildLinksOptions['authenticate'];
   log: LogLike;
   mailbox: Mailbox;
   store: Store;
@@ -48,7 +50,7 @@ export class Fleet {
 
   constructor(private readonly o: FleetOptions) {
     this.links = new ChildLinks({
-      childName: 'edge', role: Role.ROLE_EDGE, token: o.token, log: o.log, mailbox: o.mailbox,
+      childName: 'edge', role: Role.ROLE_EDGE, token: o.token, authenticate: o.authenticate, log: o.log, mailbox: o.mailbox,
       maxBytes: o.maxBytes, transportBytes: o.transportBytes, totals: o.totals,
       admit: (hello) => {
         // Ids are unique across tiers: an edge may not take a device's id.

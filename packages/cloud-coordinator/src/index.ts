@@ -5,3 +5,6 @@ export { testDataFor } from './serve.js';
 export { storedTopology, planText } from './plan-command.js';
 export { buildTopology, type CapacitySnapshot } from './planning.js';
 export { CoordinatorError, type CoordinatorErrorCode } from './errors.js';
+export * from './pki/index.js';
+export { Enrollment, type CoordinatorPki } from './enrollment.js';
+export { defaultPkiDir, listNodes, type NodeListing } from './node-commands.js';

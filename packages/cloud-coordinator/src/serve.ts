@@ -6,11 +6,21 @@ import { Store } from './store/index.js';
 import { trialProblems, type TrialConfig } from './config.js';
 import { createLogger } from './log.js';
 import { markRunFailed } from './fail-run.js';
+import { INSECURE_WARNING } from '@hsfl/tier-engine';
+import { ProjectCa, serverCredential, defaultServerHosts } from './pki/index.js';
+import type { CoordinatorPki } from './enrollment.js';
 
 export interface ServeOptions {
   host: string;
   port: number;
-  token: string;
+  /** The shared join token edges present: --insecure only. */
+  token?: string;
+  /** Plain http and a shared token instead of TLS and enrolled nodes (trusted loopback or lab only). */
+  insecure: boolean;
+  /** Where the project CA and the coordinator's certificate live (created on first start). */
+  pkiDir: string;
+  /** Further host names / addresses for the coordinator's certificate (what browsers and edges dial). */
+  san: string[];
   db: string;
   backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
   progress: 'text' | 'jsonl' | 'none';
@@ -52,6 +62,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   const tokenIssues = [...tokenProblems('--admin-token', adminToken), ...tokenProblems('--viewer-token', viewerToken)];
   if (adminToken === viewerToken) tokenIssues.push('--admin-token and --viewer-token must differ');
   if (tokenIssues.length) throw new Error(`bad operator tokens:\n  - ${tokenIssues.join('\n  - ')}`);
+  const pki = coordinatorPki(o, log);
   const backend = await initBackend({ preferred: o.backend });
   log.info({ backend }, 'backend ready');
   const store = Store.open(o.db);
@@ -63,7 +74,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   let resumeId: string | undefined;
   // One port for everything: the edges' socket.io, the REST API, the dashboard and /metrics.
   const served = await serveCoordinator({
-    bindHost: o.host, port: o.port, token: o.token, store, testData: testDataFor, log, backend: backend.name, adminToken, viewerToken,
+    bindHost: o.host, port: o.port, token: o.token ?? '', pki, store, testData: testDataFor, log, backend: backend.name, adminToken, viewerToken,
     beforeListen: (coord) => {
       coord.on('round', (r: RoundResult & { testAccuracy?: number; wallMs: number; rounds: number }) => out({ type: 'round', ...r }));
       coord.on('topology', (edges) => out({ type: 'topology', edges }));
@@ -84,7 +95,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   const port = served.port;
   out({
     type: 'listening', port, runId: run?.id ?? resumeId, resuming: resumeId !== undefined, db: store.path, host: hostname(), backend: backend.name,
-    dashboard: served.url, adminToken, viewerToken, tokensGenerated: { admin: !o.adminToken, viewer: !o.viewerToken },
+    dashboard: served.url, tls: pki !== undefined, caFingerprint: pki?.ca.fingerprint, pkiDir: pki?.ca.dir, adminToken, viewerToken, tokensGenerated: { admin: !o.adminToken, viewer: !o.viewerToken },
   });
   // SIGTERM or SIGINT: close (the run in progress stays resumable from its
   // last checkpoint, and edges keep reconnecting); a second signal, or
@@ -126,6 +137,24 @@ export async function serve(o: ServeOptions): Promise<number> {
   }
 }
 
+/**
+ * TLS unless --insecure: the project CA (made on first start) and the
+ * coordinator's certificate for the names it is reached by.
+ */
+function coordinatorPki(o: ServeOptions, log: ReturnType<typeof createLogger>): CoordinatorPki | undefined {
+  if (o.insecure) {
+    if (!o.token) throw new Error('--insecure needs --token (the join token edges present)');
+    log.warn({}, INSECURE_WARNING);
+    return undefined;
+  }
+  if (o.token !== undefined) throw new Error('--token is for --insecure only: with TLS, nodes prove their ids with enrolled certificates (hsfl-coordinator enroll)');
+  const ca = ProjectCa.loadOrCreate(o.pkiDir);
+  if (ca.created) log.warn({ pkiDir: ca.dir, fingerprint: ca.fingerprint }, 'created the project CA; keep ca.key secret and backed up (docs/security.md)');
+  const credential = serverCredential(ca, defaultServerHosts(o.san, o.host));
+  if (credential.reissued) log.info({ hosts: defaultServerHosts(o.san, o.host) }, 'issued the coordinator\'s TLS certificate');
+  return { ca, credential };
+}
+
 function pct(x: unknown): string {
   return typeof x === 'number' && Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : '-';
 }
@@ -137,6 +166,7 @@ function formatText(p: Progress): string {
       return [
         `hsfl-coordinator: listening on port ${p.port}${p.runId ? `, run ${p.runId}` : ''}; store ${p.db}`,
         `dashboard: ${p.dashboard}`,
+        p.tls ? `links: TLS under the project CA in ${p.pkiDir} (fingerprint ${String(p.caFingerprint).slice(0, 23)}...)` : 'links: INSECURE plain http (--insecure)',
         `admin token: ${gen.admin ? p.adminToken : '(as given)'}   viewer token: ${gen.viewer ? p.viewerToken : '(as given)'}`,
       ].join('\n');
     }

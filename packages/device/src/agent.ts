@@ -5,12 +5,17 @@ import {
   type LogLike, type MessageOf, type Plan,
 } from '@hsfl/protocol';
 import { BatchIterator, type Dataset } from '@hsfl/runtime';
-import { ParentLink, TierModel, CapacityReporter, checkPlan, checkCapacityRequest, planMessageLimit, headerFor } from '@hsfl/tier-engine';
+import {
+  ParentLink, TierModel, CapacityReporter, checkPlan, checkCapacityRequest, planMessageLimit, headerFor, clientTlsOptions, type NodeBundle,
+} from '@hsfl/tier-engine';
 
 export interface DeviceOptions {
   id: string;
   edgeUrl: string;
-  token: string;
+  /** The shared join token (insecure mode, no bundle). */
+  token?: string;
+  /** The device's enrollment bundle: TLS to its edge, and the certificate that proves its id. */
+  bundle?: NodeBundle;
   backend: string;
   host: string;
   /** This device's own training data: the whole data set and the indices it owns. */
@@ -69,11 +74,14 @@ export class DeviceAgent extends EventEmitter {
 
   start(): void {
     const o = this.opts;
+    if (!o.bundle && o.token === undefined) throw new Error('a device needs its enrollment bundle (TLS) or, insecure, a join token');
+    if (o.bundle && o.bundle.id !== o.id) throw new Error(`the bundle is for ${o.bundle.id}, not ${o.id}`);
     const link = new ParentLink({
       url: o.edgeUrl, parentName: 'edge', log: o.log, mailbox: this.mailbox,
       // A Welcome can carry weights before the plan is known.
       maxBytes: () => planMessageLimit(this.plan, MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES),
-      hello: () => ({ nodeId: o.id, role: Role.ROLE_DEVICE, token: o.token, backend: o.backend, numSamples: o.indices.length, software: 'hsfl-device', host: o.host }),
+      hello: () => ({ nodeId: o.id, role: Role.ROLE_DEVICE, token: o.token ?? '', backend: o.backend, numSamples: o.indices.length, software: 'hsfl-device', host: o.host }),
+      tls: o.bundle && clientTlsOptions(o.bundle, { role: 'edge', id: o.bundle.edge }),
     });
     this.link = link;
     this.capacity = new CapacityReporter({

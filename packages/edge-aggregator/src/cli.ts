@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { exitOnSignals } from '@hsfl/tier-engine';
+import { exitOnSignals, resolveNodeSecurity, type NodeSecurity } from '@hsfl/tier-engine';
 import { checkNodeId } from '@hsfl/protocol';
 import { initBackend } from '@hsfl/runtime';
 import { EdgeAggregator } from './edge.js';
@@ -10,13 +10,15 @@ import { createLogger } from './log.js';
 
 const argv = yargs(hideBin(process.argv))
   .scriptName('hsfl-edge')
-  .usage('$0 [options]\n\nThe hsfl edge aggregator: serves its devices, trains the middle layers, and talks to the cloud coordinator.\nEvery option can also be given as an environment variable HSFL_EDGE_<OPTION> (e.g. HSFL_EDGE_CLOUD, HSFL_EDGE_TOKEN) or in a JSON file given with --config.')
+  .usage('$0 [options]\n\nThe hsfl edge aggregator: serves its devices, trains the middle layers, and talks to the cloud coordinator.\nEvery option can also be given as an environment variable HSFL_EDGE_<OPTION> (e.g. HSFL_EDGE_BUNDLE, HSFL_EDGE_CLOUD) or in a JSON file given with --config.')
   .env('HSFL_EDGE')
   .config('config', 'JSON file with any of these options')
-  .option('cloud', { type: 'string', demandOption: true, describe: 'address of the cloud coordinator, e.g. http://10.0.0.1:7000' })
-  .option('token', { type: 'string', demandOption: true, describe: 'join token the cloud expects' })
-  .option('device-token', { type: 'string', describe: 'join token devices must present (default: --token)' })
-  .option('id', { type: 'string', default: `edge-${hostname()}`, describe: 'this edge\'s id' })
+  .option('bundle', { type: 'string', describe: 'this edge\'s enrollment bundle (hsfl-coordinator enroll --role edge): TLS both ways, its id and credential' })
+  .option('cloud', { type: 'string', describe: 'address of the cloud coordinator, e.g. https://10.0.0.1:7000 (default: the bundle\'s)' })
+  .option('insecure', { type: 'boolean', default: false, describe: 'plain http with shared tokens instead of a bundle (trusted networks only; logged loudly)' })
+  .option('token', { type: 'string', describe: 'join token the cloud expects (--insecure only)' })
+  .option('device-token', { type: 'string', describe: 'join token devices must present (--insecure only; default: --token)' })
+  .option('id', { type: 'string', describe: 'this edge\'s id (default: the bundle\'s; insecure: edge-<hostname>)' })
   .option('host', { type: 'string', default: '0.0.0.0', describe: 'address to listen on for devices' })
   .option('port', { type: 'number', default: 7100, describe: 'port to listen on for devices (0: any free port)' })
   .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const, describe: 'tfjs backend' })
@@ -25,8 +27,8 @@ const argv = yargs(hideBin(process.argv))
   .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
   .check((a) => {
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be a whole number in [0, 65535] (got ${a.port})`);
-    if (!/^https?:\/\/[^\s]+$/.test(a.cloud)) throw new Error(`--cloud must be an http(s) address such as http://127.0.0.1:7000 (got ${a.cloud})`);
-    checkNodeId(a.id, '--id'); // also refuses the coordinator's reserved id
+    if (a.id !== undefined) checkNodeId(a.id, '--id'); // also refuses the coordinator's reserved id
+    if (a.deviceToken !== undefined && !a.insecure) throw new Error('--device-token is for --insecure only');
     return true;
   })
   .strict()
@@ -34,6 +36,15 @@ const argv = yargs(hideBin(process.argv))
   .parseSync();
 
 const log = createLogger('hsfl-edge', argv.logLevel);
+let security: NodeSecurity;
+try {
+  security = resolveNodeSecurity('edge', { bundle: argv.bundle, insecure: argv.insecure, token: argv.token, url: argv.cloud, id: argv.id }, `edge-${hostname()}`);
+} catch (err) {
+  process.stderr.write(`hsfl-edge: ${(err as Error).message}\n`);
+  process.exit(1);
+}
+for (const w of security.warnings) log.warn({}, w);
+const edgeId = security.id;
 
 // Started by the lab launcher: exit when it goes away (its pipe on stdin closes).
 if (process.env.HSFL_LAB_PARENT_PIPE === '1') process.stdin.on('end', () => process.exit(0)).resume();
@@ -42,15 +53,15 @@ async function main(): Promise<void> {
   const backend = await initBackend({ preferred: argv.backend });
   log.info({ backend }, 'backend ready');
   const edge = new EdgeAggregator({
-    id: argv.id, cloudUrl: argv.cloud, token: argv.token, deviceToken: argv.deviceToken ?? argv.token,
+    id: edgeId, cloudUrl: security.url, token: security.token, deviceToken: argv.deviceToken ?? security.token, bundle: security.bundle,
     bindHost: argv.host, port: argv.port, backend: backend.name, host: hostname(), log,
   });
   const port = await edge.start();
-  if (argv.progress === 'jsonl') process.stdout.write(JSON.stringify({ type: 'listening', id: argv.id, port }) + '\n');
-  else if (argv.progress === 'text') process.stdout.write(`hsfl-edge ${argv.id}: devices connect to port ${port}\n`);
+  if (argv.progress === 'jsonl') process.stdout.write(JSON.stringify({ type: 'listening', id: edgeId, port }) + '\n');
+  else if (argv.progress === 'text') process.stdout.write(`hsfl-edge ${edgeId}: devices connect to port ${port}\n`);
   exitOnSignals(edge, log);
   edge.on('runEnd', (reason: string) => {
-    if (argv.progress === 'jsonl') process.stdout.write(JSON.stringify({ type: 'runEnd', id: argv.id, reason }) + '\n');
+    if (argv.progress === 'jsonl') process.stdout.write(JSON.stringify({ type: 'runEnd', id: edgeId, reason }) + '\n');
     // Let the run-end notice reach the devices before the sockets close.
     if (argv.exitAfterRun) setTimeout(() => void edge.stop().then(() => process.exit(0)), 300);
   });

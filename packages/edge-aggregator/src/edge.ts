@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   EVENTS, Mailbox, ProtocolError, checkHeader, checkLabels, checkWeights, checkCapacityFigures, encodeTensor, expectTensor,
@@ -10,17 +10,24 @@ import { modelInfo, tierWeightShapes } from '@hsfl/runtime';
 import {
   ChildLinks, ParentLink, RoundBarrier, Deadline, TierModel, CapacityReporter, SampleLedger,
   aggregatorFor, checkPlan, checkCapacityRequest, checkRoundDone, concatSlices, splitBySlices, planMessageLimit, headerFor,
-  type ChildLink, type Part, type RoundReport, type Slice,
+  createLinkServer, clientTlsOptions, tlsSocketOf, verifyChildCertificate, normalSerial,
+  type ChildLink, type ChildLinksOptions, type Hello, type NodeBundle, type Part, type RoundReport, type Slice,
 } from '@hsfl/tier-engine';
 import { combineGradSq } from './grad-stats.js';
 
 export interface EdgeOptions {
   id: string;
   cloudUrl: string;
-  /** Token this edge presents to the cloud. */
-  token: string;
-  /** Token devices must present to this edge. */
-  deviceToken: string;
+  /** Token this edge presents to the cloud (insecure mode, no bundle). */
+  token?: string;
+  /** Token devices must present to this edge (insecure mode). */
+  deviceToken?: string;
+  /**
+   * The edge's enrollment bundle: TLS on both sides. Its certificate is the
+   * edge's identity towards the cloud and its server certificate towards
+   * devices, which prove theirs with certificates of the same project CA.
+   */
+  bundle?: NodeBundle;
   /** Address and port devices connect to (port 0: any free port). */
   bindHost: string;
   port: number;
@@ -60,6 +67,8 @@ export class EdgeAggregator extends EventEmitter {
   private capacity?: CapacityReporter;
   /** Devices the operator removed from the current run. */
   private readonly removed = new Set<string>();
+  /** Serials of revoked device certificates, as the cloud last sent them (TLS); undefined until it has. */
+  private revoked?: Set<string>;
   private plan?: Plan;
   private model?: TierModel;
   private deviceWeights: Float32Array[] = [];
@@ -75,8 +84,11 @@ export class EdgeAggregator extends EventEmitter {
   constructor(private readonly opts: EdgeOptions) {
     super();
     this.mailbox = new Mailbox((err) => opts.log.error({ err: String(err), stack: (err as Error)?.stack }, 'edge task failed'));
+    if (!opts.bundle && opts.token === undefined) throw new Error('an edge needs its enrollment bundle (TLS) or, insecure, a join token');
+    if (opts.bundle && opts.bundle.id !== opts.id) throw new Error(`the bundle is for ${opts.bundle.id}, not ${opts.id}`);
     this.children = new ChildLinks({
-      childName: 'device', role: Role.ROLE_DEVICE, token: opts.deviceToken, log: opts.log, mailbox: this.mailbox,
+      childName: 'device', role: Role.ROLE_DEVICE, token: opts.deviceToken ?? opts.token, log: opts.log, mailbox: this.mailbox,
+      authenticate: opts.bundle && ((hello, socket) => this.authenticateDevice(hello, socket)),
       maxBytes: () => this.messageLimit(), transportBytes: opts.maxBytes, totals: this.deviceBytes,
       admit: (hello, replacing) => this.admit(hello.nodeId, replacing),
       onJoin: (link) => this.onDeviceJoin(link),
@@ -105,7 +117,8 @@ export class EdgeAggregator extends EventEmitter {
   }
 
   async start(): Promise<number> {
-    this.http = createServer();
+    const b = this.opts.bundle;
+    this.http = createLinkServer(b && { caCert: b.caCert, cert: b.cert, key: b.key });
     this.children.attach(this.http);
     await new Promise<void>((resolve, reject) => {
       this.http!.once('error', reject);
@@ -127,13 +140,33 @@ export class EdgeAggregator extends EventEmitter {
     this.model = undefined;
   }
 
+  // ---- device identity (TLS) ----------------------------------------------
+
+  /** A device proves its id with its certificate; until the cloud has sent its revocation list nobody is admitted. */
+  private authenticateDevice(hello: Hello, socket: Parameters<NonNullable<ChildLinksOptions['authenticate']>>[1]): { id: string; serial: string } {
+    const revoked = this.revoked;
+    if (!revoked) throw new ProtocolError('unavailable', 'this edge has not heard from the coordinator yet; try again shortly');
+    const tls = tlsSocketOf(socket);
+    return verifyChildCertificate({
+      authorized: tls?.authorized ?? false, authorizationError: tls?.authorizationError, cert: tls?.getPeerCertificate(),
+      helloId: hello.nodeId, expectRole: 'device', serverId: this.opts.id, isRevoked: (serial) => revoked.has(serial),
+    });
+  }
+
+  private onRevocations(serials: string[]): void {
+    this.revoked = new Set(serials.map(normalSerial));
+    const gone = this.children.sendAwayRevoked(this.revoked, 'this device\'s credential was revoked by the operator');
+    for (const id of gone) this.opts.log.warn({ device: id }, `device ${id} disconnected: its credential was revoked`);
+  }
+
   // ---- the cloud side -----------------------------------------------------
 
   private connectCloud(): void {
     const parent = new ParentLink({
       url: this.opts.cloudUrl, parentName: 'cloud', log: this.opts.log, mailbox: this.mailbox,
       maxBytes: () => this.messageLimit(),
-      hello: () => ({ nodeId: this.opts.id, role: Role.ROLE_EDGE, token: this.opts.token, backend: this.opts.backend, numSamples: 0, software: 'hsfl-edge', host: this.opts.host }),
+      hello: () => ({ nodeId: this.opts.id, role: Role.ROLE_EDGE, token: this.opts.token ?? '', backend: this.opts.backend, numSamples: 0, software: 'hsfl-edge', host: this.opts.host }),
+      tls: this.opts.bundle && clientTlsOptions(this.opts.bundle, { role: 'cloud', id: CLOUD_ID }),
     });
     this.parent = parent;
     this.capacity = new CapacityReporter({
@@ -155,6 +188,7 @@ export class EdgeAggregator extends EventEmitter {
       for (const link of this.children.all.values()) link.peer.send(EVENTS.evalReport, m);
     });
     peer.on(EVENTS.nodeStatus, (m) => this.onCloudNodeStatus(m));
+    peer.on(EVENTS.revocations, (m) => this.onRevocations(m.serials));
     peer.on(EVENTS.capacityRequest, (m) => {
       checkCapacityRequest(m);
       for (const link of this.children.all.values()) link.peer.send(EVENTS.capacityRequest, m);

@@ -34,6 +34,7 @@ const argv = yargs(hideBin(process.argv))
   .option('logs', { type: 'string', describe: 'folder for the processes\' logs (default: runs/logs/<time>)' })
   .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const })
   .option('port', { type: 'number', default: 0, describe: 'port of the coordinator and its dashboard (0: any free port)' })
+  .option('insecure', { type: 'boolean', default: false, describe: 'plain http with a shared token on loopback instead of TLS with enrolled nodes' })
   .option('stay', { type: 'boolean', default: false, describe: 'keep the coordinator and its dashboard running after the run (Ctrl-C to quit)' })
   .option('admin-token', { type: 'string', describe: 'dashboard/API admin token (HSFL_TRIAL_ADMIN_TOKEN; generated when absent)' })
   .check((a) => {
@@ -60,7 +61,7 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const logDir = resolve(argv.logs ?? join('runs', 'logs', stamp));
 const fed = new LocalFederation({
   trial, edges: argv.edges, devicesPerEdge: argv.devicesPerEdge, partition: argv.partition, alpha: argv.alpha, dataSeed: argv.seed,
-  token: randomBytes(12).toString('hex'), db: resolve(argv.db), logDir, backend: argv.backend,
+  token: randomBytes(12).toString('hex'), security: argv.insecure ? 'insecure' : 'tls', db: resolve(argv.db), logDir, backend: argv.backend,
   port: argv.port, stay: argv.stay, adminToken: argv.adminToken || randomBytes(16).toString('hex'), viewerToken: randomBytes(16).toString('hex'),
 });
 
@@ -75,6 +76,7 @@ function show(m: ProgressLine): void {
   if (m.type === 'done') finished = true;
   if (m.type === 'listening') {
     process.stdout.write(`coordinator up: run ${m.runId}, backend ${m.backend}\n`);
+    process.stdout.write(m.tls ? `links: TLS; the trial enrolled its nodes under the project CA in ${m.pkiDir}\n` : 'links: INSECURE plain http on loopback (--insecure)\n');
   } else if (m.type === 'topology') {
     const edges = m.edges as { id: string; devices: { id: string }[] }[];
     const fleet = edges.map((e) => `${e.id} <- ${e.devices.length} devices`).join(', ');

@@ -13,7 +13,11 @@ export type KnownErrorCode =
   | 'stale' // header.round is not the round in progress: late, repeated or out of turn
   | 'wrong_run' // header.runId is not the current run
   | 'wrong_plan' // header.planVersion is not the current plan
-  | 'unauthorized' // bad join token
+  | 'unauthorized' // bad join token, no or untrusted certificate
+  | 'wrong_id' // the hello names another id than the node's certificate
+  | 'wrong_role' // the certificate (or hello) is of another role than this server serves
+  | 'wrong_edge' // a device enrolled for another edge
+  | 'revoked' // the node's credential was revoked by the operator
   | 'limit' // a configured limit (elements, rank, count) exceeded
   | 'not_joined' // message before Hello/Welcome
   | 'internal'; // the handler failed for a reason that is not the peer's fault

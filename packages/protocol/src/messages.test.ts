@@ -42,6 +42,7 @@ function fixtures(): { [E in EventName]: MessageInitOf<E> } {
     [EVENTS.error]: { code: 'stale', message: 'round 2 is over', event: EVENTS.activations, header: header(2) },
     [EVENTS.runEnd]: { runId: 'run-42', reason: 'finished' },
     [EVENTS.goodbye]: { reason: 'coordinator restarting', permanent: true },
+    [EVENTS.revocations]: { serials: ['1A2B', '3C4D'] },
     [EVENTS.nodeStatus]: {
       nodeId: 'dev-9', role: Role.ROLE_DEVICE, parentId: 'edge-1', connected: true, backend: 'cpu',
       numSamples: 1000, host: 'jetson', reason: 'joined',

@@ -6,7 +6,7 @@
 // it through the callbacks.
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket as ServerSocket } from 'socket.io';
-import { checkHello, secondHelloVerdict } from './link-rules.js';
+import { checkHello, secondHelloVerdict, HELLO_REFUSALS } from './link-rules.js';
 import {
   EVENTS, Peer, ProtocolError, answerProbes, encodeMessage, MAX_MESSAGE_BYTES,
   type ByteTotals, type EventName, type LogLike, type Mailbox, type MessageOf, type Role,
@@ -23,13 +23,23 @@ export interface ChildLink {
   readonly socket: ServerSocket;
   readonly hello: Hello;
   readonly address: string;
+  /** Serial number of the certificate the child proved its id with (TLS identities). */
+  readonly serial?: string;
 }
 
 export interface ChildLinksOptions {
   /** For logs: 'device' or 'edge'. */
   childName: string;
   role: Role;
-  token: string;
+  /** The shared join token (insecure mode); unused when `authenticate` is given. */
+  token?: string;
+  /**
+   * Under TLS: proves the hello's id from the connection's certificate and
+   * returns it (with the certificate's serial), or throws a ProtocolError
+   * ('unauthorized', 'wrong_id', 'wrong_role', 'wrong_edge', 'revoked',
+   * 'unavailable'). Replaces the join token.
+   */
+  authenticate?: (hello: Hello, socket: ServerSocket) => { id: string; serial?: string };
   log: LogLike;
   mailbox: Mailbox;
   /** Largest accepted message, read per message. */
@@ -98,6 +108,18 @@ export class ChildLinks {
     setTimeout(() => link.socket.disconnect(true), 100).unref();
   }
 
+  /** Sends away, for good, every joined child whose certificate serial is listed (revocation). */
+  sendAwayRevoked(serials: ReadonlySet<string>, reason: string): string[] {
+    const gone: string[] = [];
+    for (const link of [...this.links.values()]) {
+      if (link.serial !== undefined && serials.has(link.serial)) {
+        gone.push(link.id);
+        this.sendAway(link, reason, true);
+      }
+    }
+    return gone;
+  }
+
   /** Tells every child why and closes the server. */
   async close(reason: string, permanent: boolean): Promise<void> {
     this.closing = true;
@@ -138,10 +160,11 @@ export class ChildLinks {
     helloTimer.unref();
     peer.onErrorReply((e) => o.log.warn({ child: link?.id, code: e.code, event: e.event, err: e.message }, `${o.childName} reported an error`));
     let checking = false;
+    let serial: string | undefined;
     const join = (m: Hello, id: string) => {
       if (socket.disconnected) return;
       clearTimeout(helloTimer);
-      link = { id, peer, socket, hello: m, address };
+      link = serial === undefined ? { id, peer, socket, hello: m, address } : { id, peer, socket, hello: m, address, serial };
       this.links.set(id, link);
       o.onJoin(link);
     };
@@ -154,10 +177,13 @@ export class ChildLinks {
       if (link || checking) throw new ProtocolError('malformed', 'already joined on this connection');
       let id: string;
       try {
-        id = checkHello(m, o);
+        id = checkHello(m, { token: o.authenticate ? undefined : o.token ?? '', role: o.role, childName: o.childName });
+        if (o.authenticate) ({ id, serial } = o.authenticate(m, socket));
       } catch (err) {
-        if (err instanceof ProtocolError && err.code === 'unauthorized') {
-          o.log.warn({ address, node: String(m.nodeId).slice(0, 64) }, `${o.childName} presented a wrong join token`);
+        if (err instanceof ProtocolError && HELLO_REFUSALS.has(err.code)) {
+          o.log.warn({ address, node: String(m.nodeId).slice(0, 64), code: err.code, err: err.detail }, `${o.childName} refused`);
+          // A revoked node is told it is gone for good, so that it stops retrying.
+          if (err.code === 'revoked') peer.send(EVENTS.goodbye, { reason: err.detail, permanent: true });
           setTimeout(() => socket.disconnect(true), 200).unref();
         }
         throw err;

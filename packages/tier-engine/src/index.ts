@@ -13,3 +13,11 @@ export { CapacityReporter, checkCapacityRequest, type CapacityReporterOptions, t
 export { checkPlan, planMessageLimit, headerFor } from './plan.js';
 export { exitOnSignals, EXIT_GONE, type StoppableNode } from './shutdown.js';
 export { checkHello, secondHelloVerdict, reconnectDelay, logsAttempt, mustReconnectItself } from './link-rules.js';
+export {
+  identityUri, certificateIdentity, normalSerial, verifyChildCertificate, parentCertificateProblem,
+  type CertRole, type NodeIdentity, type PeerCertificateLike, type ChildCertificateCheck,
+} from './security/node-identity.js';
+export { checkNodeBundle, readNodeBundle, BUNDLE_KIND, EXPIRY_WARNING_DAYS, type NodeBundle } from './security/node-bundle.js';
+export { serverTlsOptions, clientTlsOptions, tlsSocketOf, explainConnectError, type ServerCredential, type ClientTls } from './security/tls-config.js';
+export { createLinkServer, refusePlainHttp, PLAIN_HTTP_REFUSAL } from './security/tls-server.js';
+export { resolveNodeSecurity, INSECURE_WARNING, type NodeSecurity, type NodeSecurityFlags } from './security/node-cli.js';

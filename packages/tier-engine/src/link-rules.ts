@@ -3,12 +3,20 @@
 // second hello under a taken id, and how a node retries its parent.
 import { ProtocolError, checkNodeId, type Role } from '@hsfl/protocol';
 
-/** What a hello must carry to join: the join token and the role this server serves; returns the id. */
-export function checkHello(m: { token: string; role: Role; nodeId: string }, expect: { token: string; role: Role; childName: string }): string {
-  if (m.token !== expect.token) throw new ProtocolError('unauthorized', 'wrong join token');
+/**
+ * What a hello must carry to join: the role this server serves, a valid
+ * id, and (without TLS identities, token defined) the join token; returns
+ * the id. Under TLS the certificate proves the id instead (ChildLinks'
+ * authenticate), and the token is not asked for.
+ */
+export function checkHello(m: { token: string; role: Role; nodeId: string }, expect: { token?: string; role: Role; childName: string }): string {
+  if (expect.token !== undefined && m.token !== expect.token) throw new ProtocolError('unauthorized', 'wrong join token');
   if (m.role !== expect.role) throw new ProtocolError('malformed', `only ${expect.childName}s may join here`);
   return checkNodeId(m.nodeId);
 }
+
+/** Refusals of a hello after which the connection is closed at once (the node may retry; 'revoked' is for good). */
+export const HELLO_REFUSALS: ReadonlySet<string> = new Set(['unauthorized', 'wrong_id', 'wrong_role', 'wrong_edge', 'revoked', 'unavailable']);
 
 /**
  * A second hello under an id that was held when it arrived, decided once

@@ -10,6 +10,7 @@ import {
 } from '@hsfl/protocol';
 import { ALIVE_EVENT } from './child-link.js';
 import { logsAttempt, mustReconnectItself, reconnectDelay } from './link-rules.js';
+import { explainConnectError, type ClientTls } from './security/tls-config.js';
 
 export interface ParentLinkOptions {
   url: string;
@@ -24,6 +25,8 @@ export interface ParentLinkOptions {
   /** Backoff between reconnection attempts (ms). */
   minDelayMs?: number;
   maxDelayMs?: number;
+  /** TLS with the pinned project CA and this node's certificate (from its bundle); absent only with --insecure. */
+  tls?: ClientTls;
 }
 
 /**
@@ -50,6 +53,7 @@ export class ParentLink extends EventEmitter {
       autoConnect: false,
       // The client side of socket.io's buffer limit (docs/protocol.md, Limits).
       maxPayload: MAX_MESSAGE_BYTES,
+      ...o.tls,
     } as Parameters<typeof io>[1]);
     this.peer = new Peer(this.socket, { name: o.parentName, log: o.log, mailbox: o.mailbox, maxBytes: o.maxBytes, totals: o.totals });
     this.socket.on(ALIVE_EVENT, (ack?: () => void) => {
@@ -72,9 +76,15 @@ export class ParentLink extends EventEmitter {
     });
     this.socket.io.on('reconnect_attempt', (n) => this.noteAttempt(n));
     this.socket.on('connect_error', (err) => {
-      o.log.debug({ err: err.message }, `${o.parentName} not reachable`);
+      // Said plainly, and as often as attempts are logged: a wrong bundle or a revoked node must not look like a flaky link.
+      const why = explainConnectError(err, o.tls !== undefined);
+      if (logsAttempt(this.attempts + 1)) o.log.warn({ parent: o.url, err: why }, `cannot connect to the ${o.parentName}`);
+      else o.log.debug({ err: why }, `${o.parentName} not reachable`);
       // connect_error before the first connection leaves reconnection to the manager only when it was armed.
       if (!this.socket.active && !this.closed) this.retryLater();
+    });
+    this.peer.onErrorReply((e) => {
+      if (e.event === EVENTS.hello) o.log.error({ parent: o.url, code: e.code, err: e.message }, `the ${o.parentName} refused this node`);
     });
     this.peer.on(EVENTS.goodbye, (m) => {
       if (m.permanent) {

@@ -13,9 +13,9 @@ export type {
 } from './view-types.js';
 
 /** The address a browser on this machine should open for a server bound to `host`. */
-export function dashboardUrl(host: string, port: number): string {
+export function dashboardUrl(host: string, port: number, secure = false): string {
   const h = host === '0.0.0.0' || host === '::' || host === '' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
-  return `http://${h}:${port}/`;
+  return `${secure ? 'https' : 'http'}://${h}:${port}/`;
 }
 
 export interface ServedCoordinator {
@@ -44,7 +44,7 @@ export interface ServeCoordinatorOptions extends Omit<CoordinatorOptions, 'http'
  * the dashboards' ('/live/socket.io', namespace '/dashboard') attach to it.
  */
 export async function serveCoordinator(o: ServeCoordinatorOptions): Promise<ServedCoordinator> {
-  const app = createHttpApp();
+  const app = createHttpApp(o.pki?.credential);
   const { adminToken, viewerToken, dashboardDir, defaultMetrics, beforeListen, ...copts } = o;
   const coordinator = new Coordinator({ ...copts, http: app.server });
   let api: OperationsApi;
@@ -66,7 +66,7 @@ export async function serveCoordinator(o: ServeCoordinatorOptions): Promise<Serv
   }
   let closed: Promise<void> | undefined;
   return {
-    coordinator, api, app, port, url: dashboardUrl(o.bindHost, port),
+    coordinator, api, app, port, url: dashboardUrl(o.bindHost, port, o.pki !== undefined),
     close: () => (closed ??= (async () => {
       await api.close();
       await coordinator.close();

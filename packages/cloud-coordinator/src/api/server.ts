@@ -4,7 +4,9 @@ import { dirname, join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
+import type { RequestListener, Server as HttpServer } from 'node:http';
 import type { LogLike } from '@hsfl/protocol';
+import { createLinkServer, type ServerCredential } from '@hsfl/tier-engine';
 import type { Coordinator } from '../coordinator.js';
 import { Auth, SESSION_COOKIE, allowed, type Access, type Role } from './auth.js';
 import { LiveFeed } from './live.js';
@@ -46,9 +48,11 @@ export function resolveDashboardDir(): string | null {
  * fields refused), 64 KiB body limit, readable validation messages.
  * Create it first, hand `app.server` to the Coordinator as `http`, then mountApi.
  */
-export function createHttpApp(): FastifyInstance {
+export function createHttpApp(credential?: ServerCredential): FastifyInstance {
   return Fastify({
     logger: false,
+    // With a credential: https (the project CA's certificate for "cloud"), telling cleartext clients to use TLS.
+    ...(credential ? { serverFactory: (handler: RequestListener) => createLinkServer(credential, handler) as HttpServer } : {}),
     bodyLimit: 64 * 1024,
     // A shutdown must not wait on open connections: nodes reconnect at once and would hold it open.
     forceCloseConnections: true,

@@ -6,6 +6,8 @@ export type StoreErrorCode =
   | 'INVALID_INPUT' // an argument has the wrong type, is not finite, out of range, not JSON-serialisable...
   | 'UNKNOWN_RUN'
   | 'UNKNOWN_NODE'
+  | 'DUPLICATE_NODE' // an id already enrolled (ids are unique across roles)
+  | 'REVOKED' // the node was revoked: enrolling it again needs an explicit renewal
   | 'UNKNOWN_PLAN'
   | 'DUPLICATE_RUN'
   | 'DUPLICATE_PLAN'

@@ -1,5 +1,6 @@
 export { Store, newRunId } from './store.js';
 export { StoreError, type StoreErrorCode } from './errors.js';
+export type { EnrolledNode, EnrolledRole, CredentialInput } from './enrollment-store.js';
 export { LATEST_SCHEMA_VERSION } from './migrations.js';
 export type {
   RunStatus,

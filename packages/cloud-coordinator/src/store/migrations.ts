@@ -154,6 +154,34 @@ CREATE TABLE sync_checkpoints (
 ) STRICT;
 `,
   },
+  {
+    version: 3,
+    name: 'enrolled nodes and their credentials',
+    // Ids are unique across roles (one table, one primary key). A node row
+    // outlives its credentials: renewing revokes the old certificate and adds
+    // a new one; revoking the node revokes all of them. Serials are the
+    // certificates' upper-case hex serial numbers.
+    up: `
+CREATE TABLE enrolled_nodes (
+  id              TEXT    PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),
+  role            TEXT    NOT NULL CHECK (role IN ('device','edge')),
+  edge            TEXT    CHECK (edge IS NULL OR (role = 'device' AND length(edge) BETWEEN 1 AND 64)),
+  enrolled_at     INTEGER NOT NULL,
+  enrolled_by     TEXT    NOT NULL,
+  revoked_at      INTEGER,
+  revoked_reason  TEXT    CHECK (revoked_reason IS NULL OR length(revoked_reason) <= 200)
+) STRICT;
+
+CREATE TABLE node_credentials (
+  serial      TEXT    PRIMARY KEY CHECK (length(serial) BETWEEN 1 AND 64),
+  node_id     TEXT    NOT NULL REFERENCES enrolled_nodes (id) ON DELETE CASCADE,
+  issued_at   INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  revoked_at  INTEGER
+) STRICT;
+CREATE INDEX node_credentials_by_node ON node_credentials (node_id);
+`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -414,6 +414,15 @@ export const descriptor = {
             }
           }
         },
+        "Revocations": {
+          "fields": {
+            "serials": {
+              "rule": "repeated",
+              "type": "string",
+              "id": 1
+            }
+          }
+        },
         "NodeStatus": {
           "fields": {
             "nodeId": {
@@ -904,6 +913,21 @@ export interface GoodbyeInit {
 }
 
 /**
+ * cloud -> edge: the serial numbers (upper-case hex) of every revoked node
+ * certificate that has not expired, the whole list each time. Under TLS an
+ * edge admits devices only once it holds a list, refuses a device whose
+ * certificate is on it, and disconnects joined ones that are
+ * (docs/security.md).
+ */
+export interface Revocations {
+  serials: string[];
+}
+/** What encodeMessage accepts for Revocations: omitted scalars take their proto3 default. */
+export interface RevocationsInit {
+  serials?: string[];
+}
+
+/**
  * edge -> cloud: a device under this edge joined, left or changed. Lets the
  * coordinator keep the whole topology (and its store) up to date.
  */
@@ -1041,6 +1065,7 @@ export interface Messages {
   ErrorReply: ErrorReply;
   RunEnd: RunEnd;
   Goodbye: Goodbye;
+  Revocations: Revocations;
   NodeStatus: NodeStatus;
   CapacityRequest: CapacityRequest;
   CapacityReport: CapacityReport;
@@ -1065,6 +1090,7 @@ export interface MessageInits {
   ErrorReply: ErrorReplyInit;
   RunEnd: RunEndInit;
   Goodbye: GoodbyeInit;
+  Revocations: RevocationsInit;
   NodeStatus: NodeStatusInit;
   CapacityRequest: CapacityRequestInit;
   CapacityReport: CapacityReportInit;
@@ -1073,4 +1099,4 @@ export interface MessageInits {
 }
 
 /** Names of all message types, as in the .proto. */
-export type MessageTypeName = "Tensor" | "Header" | "Plan" | "Hello" | "Welcome" | "RoundStart" | "Slice" | "Activations" | "Gradients" | "RoundDone" | "Weights" | "EvalReport" | "Heartbeat" | "ErrorReply" | "RunEnd" | "Goodbye" | "NodeStatus" | "CapacityRequest" | "CapacityReport" | "Probe" | "ProbeReply";
+export type MessageTypeName = "Tensor" | "Header" | "Plan" | "Hello" | "Welcome" | "RoundStart" | "Slice" | "Activations" | "Gradients" | "RoundDone" | "Weights" | "EvalReport" | "Heartbeat" | "ErrorReply" | "RunEnd" | "Goodbye" | "Revocations" | "NodeStatus" | "CapacityRequest" | "CapacityReport" | "Probe" | "ProbeReply";
