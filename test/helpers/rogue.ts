@@ -1,4 +1,4 @@
-import { io, type Socket } from 'socket.io-client';
+import { io, type Socket, type ManagerOptions, type SocketOptions } from 'socket.io-client';
 import { EVENTS, encodeMessage, decodeMessage, type EventName, type MessageInitOf, type MessageOf } from '@hsfl/protocol';
 
 type ErrorReply = MessageOf<typeof EVENTS.error>;
@@ -11,10 +11,13 @@ export class RoguePeer {
   readonly socket: Socket;
   readonly errors: ErrorReply[] = [];
   readonly received: { event: string; msg: unknown }[] = [];
+  readonly goodbyes: MessageOf<typeof EVENTS.goodbye>[] = [];
   disconnected = false;
 
-  constructor(url: string) {
-    this.socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+  /** `options`: further socket.io-client options, e.g. TLS (ca, cert, key, checkServerIdentity). */
+  constructor(url: string, options: Partial<ManagerOptions & SocketOptions> & Record<string, unknown> = {}) {
+    this.socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, ...options });
+    this.socket.on(EVENTS.goodbye, (p: unknown) => this.goodbyes.push(decodeMessage(EVENTS.goodbye, p)));
     this.socket.on(EVENTS.error, (p: unknown) => this.errors.push(decodeMessage(EVENTS.error, p)));
     this.socket.on('disconnect', () => (this.disconnected = true));
     for (const ev of [EVENTS.welcome, EVENTS.roundStart, EVENTS.gradients, EVENTS.weightsDown, EVENTS.runEnd] as EventName[]) {

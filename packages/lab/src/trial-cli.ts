@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { resolve, join } from 'node:path';
+import { dirname, resolve, join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEFAULT_TRIAL, trialProblems, type TrialConfig } from '@hsfl/cloud-coordinator';
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   await fed.start();
   if (fed.dashboard) {
     process.stdout.write([
-      `dashboard: ${fed.dashboard.url}`,
+      `dashboard: ${fed.dashboard.url}${fed.secure ? `  (TLS under the trial's own CA: trust ${join(dirname(resolve(argv.db)), 'pki', 'ca.crt')} in your browser, or accept its warning)` : ''}`,
       `  admin token:  ${fed.dashboard.adminToken}   (log in with it to steer the run)`,
       `  viewer token: ${fed.dashboard.viewerToken}   (read-only)`,
       '',

@@ -181,7 +181,7 @@ export class ChildLinks {
         if (o.authenticate) ({ id, serial } = o.authenticate(m, socket));
       } catch (err) {
         if (err instanceof ProtocolError && HELLO_REFUSALS.has(err.code)) {
-          o.log.warn({ address, node: String(m.nodeId).slice(0, 64), code: err.code, err: err.detail }, `${o.childName} refused`);
+          o.log.warn({ address, node: String(m.nodeId).slice(0, 64), code: err.code, err: err.detail }, `${o.childName} refused: ${err.detail}`);
           // A revoked node is told it is gone for good, so that it stops retrying.
           if (err.code === 'revoked') peer.send(EVENTS.goodbye, { reason: err.detail, permanent: true });
           setTimeout(() => socket.disconnect(true), 200).unref();
