@@ -1,11 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_TRIAL } from '@hsfl/cloud-coordinator';
+import { DEFAULT_TRIAL, defaultPkiDir } from '@hsfl/cloud-coordinator';
 import { LocalFederation } from '@hsfl/lab';
 import { launchBrowser, artifactsDir, waitForAttr, attrNumber, type Browser } from './helpers/browser.js';
+import { chromiumTrustsCertificate, getJson } from './helpers/https-json.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOTS = artifactsDir(ROOT, 'dashboard-e2e');
@@ -20,6 +21,7 @@ const DEVICES = ['device-0-0', 'device-0-1', 'device-1-0', 'device-1-1'];
 describe('dashboard end to end in headless Chromium', function () {
   this.timeout(180000);
   let dir: string;
+  let caCert: string;
   let fed: LocalFederation;
   let browser: Browser;
   let shot = 0;
@@ -32,8 +34,8 @@ describe('dashboard end to end in headless Chromium', function () {
   };
   /** The run's next round as the coordinator sees it. */
   const serverRound = async (): Promise<number> => {
-    const r = await fetch(`${fed.dashboard!.url}api/runs/${fed.runId}`, { headers: { authorization: `Bearer ${fed.dashboard!.viewerToken}` } });
-    return ((await r.json()) as { round: number }).round;
+    const r = await getJson(`${fed.dashboard!.url}api/runs/${fed.runId}`, caCert, { authorization: `Bearer ${fed.dashboard!.viewerToken}` });
+    return (r.body as { round: number }).round;
   };
 
   before(async () => {
@@ -49,7 +51,10 @@ describe('dashboard end to end in headless Chromium', function () {
     });
     await fed.start();
     assert.ok(fed.dashboard, 'the coordinator printed no dashboard address');
-    browser = await launchBrowser();
+    // Served over TLS under the trial's own CA: the browser trusts the coordinator's key, Node the CA.
+    const pki = defaultPkiDir(join(dir, 'hsfl.sqlite'));
+    caCert = readFileSync(join(pki, 'ca.crt'), 'utf8');
+    browser = await launchBrowser(undefined, [chromiumTrustsCertificate(join(pki, 'cloud.crt'))]);
     browser.page.on('pageerror', (err) => pageErrors.push(`uncaught: ${err.message}`));
     browser.page.on('console', (m) => {
       // 401s of the session check before login and of the wrong-token attempt are expected.
@@ -69,7 +74,7 @@ describe('dashboard end to end in headless Chromium', function () {
 
   it('prints the dashboard address and tokens, and refuses a wrong token at the login page', async () => {
     const d = fed.dashboard!;
-    assert.match(d.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.match(d.url, /^https:\/\/127\.0\.0\.1:\d+\/$/);
     assert.equal(d.adminToken, 'e2e-admin-token-0123');
     const page = browser.page;
     await page.goto(d.url);

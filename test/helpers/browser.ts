@@ -18,13 +18,13 @@ export interface Browser {
 }
 
 /** Headless chromium with a new, empty profile that is deleted on close. */
-export async function launchBrowser(viewport = { width: 1440, height: 1000 }): Promise<Browser> {
+export async function launchBrowser(viewport = { width: 1440, height: 1000 }, extraArgs: string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`no chromium at ${CHROMIUM}: install Debian's chromium (sudo apt-get install chromium; .ci/run does) or set CHROMIUM_PATH`);
   }
   const profile = mkdtempSync(join(tmpdir(), 'hsfl-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport, deviceScaleFactor: 1, timeout: 60000,
+    executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs], viewport, deviceScaleFactor: 1, timeout: 60000,
   });
   const page = context.pages()[0] ?? (await context.newPage());
   return {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TrialConfig } from '@hsfl/cloud-coordinator';
 import { ManagedProcess, type ProgressLine } from './process.js';
-import { enrollLabNodes, labPkiDir } from './lab-pki.js';
+import { LabIdentities } from './lab-pki.js';
 
 export function cliPath(pkg: '@hsfl/device' | '@hsfl/edge-aggregator' | '@hsfl/cloud-coordinator'): string {
   return fileURLToPath(import.meta.resolve(`${pkg}/cli`));
@@ -73,30 +73,15 @@ export class LocalFederation {
   readonly started: ManagedProcess[] = [];
   private coordArgs: string[] = [];
   private coordEnv: NodeJS.ProcessEnv = {};
-  /** Each node's bundle file (TLS). */
-  private bundles = new Map<string, string>();
+  private readonly ids: LabIdentities;
 
   constructor(readonly o: FederationOptions) {
     mkdirSync(o.logDir, { recursive: true });
+    this.ids = new LabIdentities(o.db, o.logDir, o.token, (o.security ?? 'tls') === 'tls');
   }
 
   get secure(): boolean {
-    return (this.o.security ?? 'tls') === 'tls';
-  }
-
-  /** How a node reaches its parent and proves who it is: a bundle over https, or the token over http. */
-  private linkArgs(id: string, parentFlag: '--cloud' | '--edge', hostPort: string): string[] {
-    if (this.secure) {
-      let bundle = this.bundles.get(id);
-      if (!bundle) {
-        // A node the trial did not start with (a test adding one): enrolled now.
-        const node = parentFlag === '--cloud' ? { id, role: 'edge' as const } : { id, role: 'device' as const, edge: `edge-${parseDeviceId(id)[0]}` };
-        bundle = enrollLabNodes(this.o.db, join(this.o.logDir, 'bundles'), [node]).get(id)!;
-        this.bundles.set(id, bundle);
-      }
-      return ['--bundle', bundle, parentFlag, `https://${hostPort}`];
-    }
-    return ['--insecure', '--token', this.o.token, '--id', id, parentFlag, `http://${hostPort}`];
+    return this.ids.secure;
   }
 
   get deviceIds(): string[] {
@@ -119,7 +104,7 @@ export class LocalFederation {
     const t = this.o.trial;
     this.coordArgs = [
       'serve', '--host', '127.0.0.1', '--port', String(this.o.port ?? 0), '--db', this.o.db,
-      ...(this.secure ? ['--pki-dir', labPkiDir(this.o.db)] : ['--insecure', '--token', this.o.token]),
+      ...this.ids.coordinatorArgs(),
       '--name', t.name, '--model', t.model, '--c1', String(t.c1), '--c2', String(t.c2), '--i1', String(t.i1), '--i2', String(t.i2),
       '--batch-size', String(t.batchSize), '--lr', String(t.lr), '--rounds', String(t.rounds), '--eval-every', String(t.evalEvery),
       '--seed', String(t.seed), '--deadline-ms', String(t.deadlineMs), '--codec', t.codec,
@@ -132,13 +117,10 @@ export class LocalFederation {
     this.coordEnv = {};
     if (this.o.adminToken) this.coordEnv.HSFL_COORDINATOR_ADMIN_TOKEN = this.o.adminToken;
     if (this.o.viewerToken) this.coordEnv.HSFL_COORDINATOR_VIEWER_TOKEN = this.o.viewerToken;
-    if (this.secure) {
-      const edgeIds = Array.from({ length: this.o.edges }, (_, e) => `edge-${e}`);
-      this.bundles = enrollLabNodes(this.o.db, join(this.o.logDir, 'bundles'), [
-        ...edgeIds.map((id) => ({ id, role: 'edge' as const })),
-        ...this.deviceIds.map((id) => ({ id, role: 'device' as const, edge: `edge-${parseDeviceId(id)[0]}` })),
-      ]);
-    }
+    this.ids.enroll([
+      ...Array.from({ length: this.o.edges }, (_, e) => ({ id: `edge-${e}`, role: 'edge' as const })),
+      ...this.deviceIds.map((id) => ({ id, role: 'device' as const, edge: `edge-${parseDeviceId(id)[0]}` })),
+    ]);
     const listening = await this.startCoordinator();
     this.runId = String(listening.runId);
     await Promise.all(Array.from({ length: this.o.edges }, (_, e) => this.startEdge(`edge-${e}`, this.o.edgePorts?.[e] ?? 0)));
@@ -171,7 +153,7 @@ export class LocalFederation {
   /** Starts (or restarts) one edge, on `port` (0: any free port); resolves with the port it listens on. */
   async startEdge(id: string, port = 0): Promise<number> {
     const proc = this.spawn(id, cliPath('@hsfl/edge-aggregator'), [
-      ...this.linkArgs(id, '--cloud', `127.0.0.1:${this.cloudPort}`), '--host', '127.0.0.1', '--port', String(port), ...this.common(),
+      ...this.ids.nodeArgs({ id, role: 'edge' }, `127.0.0.1:${this.cloudPort}`), '--host', '127.0.0.1', '--port', String(port), ...this.common(),
     ]);
     const m = await proc.waitFor((l) => l.type === 'listening', this.o.readyTimeoutMs ?? 60000, 'listening');
     this.edges.set(id, { proc, port: Number(m.port) });
@@ -208,7 +190,7 @@ export class LocalFederation {
     if (!edge) throw new Error(`no edge-${e} for ${id}`);
     const shard = e * this.o.devicesPerEdge + k;
     const proc = this.spawn(id, cliPath('@hsfl/device'), [
-      ...this.linkArgs(id, '--edge', `127.0.0.1:${edge.port}`),
+      ...this.ids.nodeArgs({ id, role: 'device', edge: `edge-${e}` }, `127.0.0.1:${edge.port}`),
       '--shard', String(shard), '--shards', String(this.o.edges * this.o.devicesPerEdge),
       '--partition', this.o.partition, '--alpha', String(this.o.alpha), '--data-seed', String(this.o.dataSeed),
       ...this.common(),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { cliPath, deviceId, type FederationOptions, type RunDone } from './federation.js';
 import { ManagedProcess, type LaunchPrefix, type ProgressLine } from './process.js';
 import { NetLab, type NetLabHostSpec } from './netlab/index.js';
+import { LabIdentities } from './lab-pki.js';
 
 /** What makes one emulated node unequal: its link to its parent and its CPU quota (see NetLabHostSpec). */
 export type LabNodeSpec = Omit<NetLabHostSpec, 'name'>;
@@ -42,10 +43,12 @@ export class LabFederation {
   private closed?: Promise<void>;
   /** Every process started, including any that never reported ready. */
   private readonly procs: ManagedProcess[] = [];
+  private readonly ids: LabIdentities;
 
   constructor(readonly o: LabFederationOptions) {
     if (o.fleet.length === 0 || o.fleet.some((e) => e.devices.length === 0)) throw new Error('LabFederation: every edge needs at least one device');
     mkdirSync(o.logDir, { recursive: true });
+    this.ids = new LabIdentities(o.db, o.logDir, o.token, (o.security ?? 'tls') === 'tls');
   }
 
   get deviceIds(): string[] {
@@ -84,7 +87,7 @@ export class LabFederation {
     const root = this.rootAddress;
     const devices = this.deviceIds.length;
     const coordArgs = [
-      'serve', '--host', root, '--port', '0', '--token', this.o.token, '--db', this.o.db,
+      'serve', '--host', root, '--port', '0', '--db', this.o.db, ...this.ids.coordinatorArgs(),
       '--name', t.name, '--model', t.model, '--c1', String(t.c1), '--c2', String(t.c2), '--i1', String(t.i1), '--i2', String(t.i2),
       '--batch-size', String(t.batchSize), '--lr', String(t.lr), '--rounds', String(t.rounds), '--eval-every', String(t.evalEvery),
       '--seed', String(t.seed), '--deadline-ms', String(t.deadlineMs), '--codec', t.codec,
@@ -104,7 +107,7 @@ export class LabFederation {
       const inHost = e.edge !== undefined;
       const address = inHost ? this.lab!.address(id) : root;
       const proc = new ManagedProcess(id, cliPath('@hsfl/edge-aggregator'), [
-        '--cloud', `http://${root}:${this.cloudPort}`, '--token', this.o.token, '--id', id, '--host', address, '--port', '0', ...this.common(),
+        ...this.ids.nodeArgs({ id, role: 'edge' }, `${root}:${this.cloudPort}`), '--host', address, '--port', '0', ...this.common(),
       ], join(this.o.logDir, `${id}.log`), {}, inHost ? this.launch(id) : undefined);
       this.procs.push(proc);
       edgeReady.push(proc.waitFor((m) => m.type === 'listening', timeout, 'listening').then((m) => {
@@ -123,7 +126,7 @@ export class LabFederation {
     const edge = this.edges.get(`edge-${e}`);
     if (!edge) throw new Error(`no edge-${e} for ${id}`);
     const proc = new ManagedProcess(id, cliPath('@hsfl/device'), [
-      '--edge', `http://${edge.address}:${edge.port}`, '--token', this.o.token, '--id', id,
+      ...this.ids.nodeArgs({ id, role: 'device', edge: `edge-${e}` }, `${edge.address}:${edge.port}`),
       '--shard', String(shard), '--shards', String(this.deviceIds.length),
       '--partition', this.o.partition, '--alpha', String(this.o.alpha), '--data-seed', String(this.o.dataSeed),
       ...this.common(),

@@ -36,3 +36,33 @@ export function enrollLabNodes(db: string, bundleDir: string, nodes: LabNode[]):
   }
   return paths;
 }
+
+/**
+ * How a trial's processes secure their links: under TLS ('tls', the
+ * default) the trial enrolls each node (on first use) and passes its bundle;
+ * 'insecure' passes the shared token over plain http.
+ */
+export class LabIdentities {
+  private readonly bundles = new Map<string, string>();
+
+  constructor(private readonly db: string, private readonly logDir: string, private readonly token: string, readonly secure: boolean) {}
+
+  /** Enrolls these nodes now (one store transaction each) rather than one by one at start. */
+  enroll(nodes: LabNode[]): void {
+    if (!this.secure) return;
+    const todo = nodes.filter((n) => !this.bundles.has(n.id));
+    for (const [id, path] of enrollLabNodes(this.db, join(this.logDir, 'bundles'), todo)) this.bundles.set(id, path);
+  }
+
+  coordinatorArgs(): string[] {
+    return this.secure ? ['--pki-dir', labPkiDir(this.db)] : ['--insecure', '--token', this.token];
+  }
+
+  /** The flags that connect `node` to its parent at host:port. */
+  nodeArgs(node: LabNode, hostPort: string): string[] {
+    const parentFlag = node.role === 'edge' ? '--cloud' : '--edge';
+    if (!this.secure) return ['--insecure', '--token', this.token, '--id', node.id, parentFlag, `http://${hostPort}`];
+    this.enroll([node]);
+    return ['--bundle', this.bundles.get(node.id)!, parentFlag, `https://${hostPort}`];
+  }
+}
