@@ -1,7 +1,8 @@
 // Framework overhead: training samples/s of a three-tier run (coordinator,
 // 2 edges, 4 devices, each its own process on loopback) against centralized
 // training of the same model on the same concatenated batches, on the same
-// backend, in the same run (DESIGN.md section 8, issue 2).
+// backend, in the same run (DESIGN.md section 8, issue 2); and the same
+// federation over TLS (the default) against --insecure plain http (issue 9).
 //
 //   node bench/dist/federation.js   prints a table, writes bench-results/federation.json
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,12 +31,12 @@ interface FederatedFigures {
   bytesPerRound: number;
 }
 
-async function federated(): Promise<FederatedFigures> {
+async function federated(security: 'tls' | 'insecure'): Promise<FederatedFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'hsfl-bench-fed-'));
   const db = join(dir, 'hsfl.sqlite');
   const fed = new LocalFederation({
     trial: { ...DEFAULT_TRIAL, name: 'bench-overhead', model: MODEL, c1: 2, c2: 5, i1: 2, i2: 4, batchSize: BATCH, rounds: ROUNDS, evalEvery: 0 },
-    edges: EDGES, devicesPerEdge: PER_EDGE, partition: 'iid', alpha: 1, dataSeed: 1, token: 'bench', db, logDir: join(dir, 'logs'), logLevel: 'warn',
+    edges: EDGES, devicesPerEdge: PER_EDGE, partition: 'iid', alpha: 1, dataSeed: 1, token: 'bench', security, db, logDir: join(dir, 'logs'), logLevel: 'warn',
   });
   try {
     await fed.start();
@@ -92,10 +93,14 @@ async function centralized(): Promise<{ samplesPerSec: number; stepMs: number; b
 
 export async function run(): Promise<Record<string, unknown>> {
   const central = await centralized();
-  const fed = await federated();
+  // TLS is the product's default; the insecure run in the same process gives what TLS costs.
+  const fed = await federated('tls');
+  const plain = await federated('insecure');
   const result = {
     model: MODEL, rounds: ROUNDS, devices: EDGES * PER_EDGE, edges: EDGES, batchPerDevice: BATCH, cuts: [2, 5], intervals: [2, 4],
     centralized: central, federated: fed,
+    federatedInsecure: plain,
+    tls: { samplesPerSec: fed.samplesPerSec, insecureSamplesPerSec: plain.samplesPerSec, throughputRatio: fed.samplesPerSec / plain.samplesPerSec },
     overheadRatio: central.samplesPerSec / fed.samplesPerSec,
     efficiency: fed.samplesPerSec / central.samplesPerSec,
     machine: { cpus: (await import('node:os')).availableParallelism() },
@@ -103,8 +108,10 @@ export async function run(): Promise<Record<string, unknown>> {
   console.log('\nfederation overhead (same model, same concatenated batches, same backend, same run)');
   console.table({
     centralized: { 'samples/s': central.samplesPerSec.toFixed(0), 'ms per step/round': central.stepMs.toFixed(1), backend: central.backend },
-    'three-tier (7 processes)': { 'samples/s': fed.samplesPerSec.toFixed(0), 'ms per step/round': fed.roundMs.toFixed(1), backend: fed.backend },
+    'three-tier, TLS (7 processes)': { 'samples/s': fed.samplesPerSec.toFixed(0), 'ms per step/round': fed.roundMs.toFixed(1), backend: fed.backend },
+    'three-tier, --insecure': { 'samples/s': plain.samplesPerSec.toFixed(0), 'ms per step/round': plain.roundMs.toFixed(1), backend: plain.backend },
   });
+  console.log(`TLS / plain http throughput: ${result.tls.throughputRatio.toFixed(3)}`);
   console.log(`three-tier / centralized throughput: ${result.efficiency.toFixed(3)} (overhead factor ${result.overheadRatio.toFixed(2)}x)`);
   console.log(`per round: device compute ${fed.deviceComputeMs.toFixed(1)} ms (slowest), edge ${fed.edgeComputeMs.toFixed(1)} ms, cloud ${fed.cloudComputeMs.toFixed(1)} ms, ${(fed.bytesPerRound / 1e6).toFixed(2)} MB on the wire`);
   const outDir = fileURLToPath(new URL('../../bench-results/', import.meta.url));
