@@ -6,6 +6,8 @@
 export type {
   CapacitySummary,
   EdgeView,
+  EnrolledNodeView,
+  EnrollmentView,
   EventRow,
   ModelView,
   NodesView,

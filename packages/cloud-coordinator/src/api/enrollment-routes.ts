@@ -8,6 +8,7 @@ import type { Enrollment } from '../enrollment.js';
 import type { EnrollRequest } from '../pki/enroll.js';
 import { HttpError } from './http.js';
 import { nodeParams } from './schemas.js';
+import type { EnrollmentView } from './view-types.js';
 
 const enrollBody = {
   type: 'object',
@@ -43,7 +44,7 @@ export function registerEnrollmentRoutes(app: FastifyInstance, ctx: EnrollmentRo
     return coord.enrollment;
   };
 
-  app.get('/api/enrollment', { config: { access: 'viewer' } }, async () => {
+  app.get('/api/enrollment', { config: { access: 'viewer' } }, async (): Promise<EnrollmentView> => {
     const e = coord.enrollment;
     const connected = new Set<string>();
     for (const edge of coord.topology()) {
@@ -56,7 +57,7 @@ export function registerEnrollmentRoutes(app: FastifyInstance, ctx: EnrollmentRo
       nodes: coord.store.enrolledNodes().map((n) => ({
         id: n.id, role: n.role, edge: n.edge, enrolledAt: n.enrolledAt, enrolledBy: n.enrolledBy, expiresAt: n.expiresAt,
         revokedAt: n.revokedAt, revokedReason: n.revokedReason,
-        state: n.revokedAt !== null ? 'revoked' : connected.has(n.id) ? 'connected' : 'enrolled',
+        state: n.revokedAt !== null ? 'revoked' as const : connected.has(n.id) ? 'connected' as const : 'enrolled' as const,
       })),
     };
   });

@@ -134,3 +134,23 @@ export type LiveRound = Omit<RoundMetrics, 'planVersion' | 'testAccuracy' | 'tes
 
 /** What the live feed sends as 'round': a LiveRound stamped with the time it was sent. */
 export type LiveRoundMessage = LiveRound & { endedAt: number };
+
+/** GET /api/enrollment: the enrolled nodes and their state (docs/security.md). */
+export interface EnrollmentView {
+  /** false: the coordinator runs --insecure and nothing is enrolled. */
+  secure: boolean;
+  caFingerprint: string | null;
+  nodes: EnrolledNodeView[];
+}
+
+export interface EnrolledNodeView {
+  id: string;
+  role: 'device' | 'edge';
+  edge: string | null;
+  enrolledAt: number;
+  enrolledBy: string;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  revokedReason: string | null;
+  state: 'revoked' | 'connected' | 'enrolled';
+}

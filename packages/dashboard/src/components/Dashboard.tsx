@@ -7,6 +7,7 @@ import { Topology } from './Topology';
 import { ModelPlan } from './ModelPlan';
 import { TrainingCharts, TierTimeChart, LinkBytesChart, type XAxis } from './Charts';
 import { EventLog } from './EventLog';
+import { Enrollment } from './Enrollment';
 
 export function Dashboard({ role, onLogout, onUnauthorized }: { role: Role; onLogout: () => void; onUnauthorized: () => void }) {
   const { state, choose, refreshRun, refreshRuns, setError } = useDashboard(onUnauthorized);
@@ -104,6 +105,7 @@ export function Dashboard({ role, onLogout, onUnauthorized }: { role: Role; onLo
             <LinkBytesChart metrics={metrics} />
           </section>
         </div>
+        <Enrollment admin={admin} refreshKey={state.nodes} />
         <EventLog events={state.events} />
       </main>
     </div>
