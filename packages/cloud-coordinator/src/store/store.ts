@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { StoreError } from './errors.js';
-import { CheckpointStore } from './checkpoint-store.js';
+import { AuditStore } from './audit-store.js';
 import { openDatabase } from './core.js';
 import {
   EVENT_LEVELS,
@@ -61,7 +61,7 @@ export function newRunId(): string {
  * when called inside `transaction()`), and a failure throws a StoreError and
  * changes nothing.
  */
-export class Store extends CheckpointStore {
+export class Store extends AuditStore {
   /**
    * Open (creating the file and its parent directory if needed) and migrate.
    * `':memory:'` gives a private in-memory database (no WAL, nothing persisted).
