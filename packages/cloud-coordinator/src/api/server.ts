@@ -6,13 +6,19 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import type { LogLike } from '@hsfl/protocol';
 import type { Coordinator } from '../coordinator.js';
-import { Auth, SESSION_COOKIE, allowed, type Access, type Role } from './auth.js';
+import { Auth } from './auth.js';
+import { AuditTrail, registerAudit, type AuditOptions } from './audit.js';
+import { RequestFacts } from './facts.js';
+import { DEFAULT_RATE_LIMITS, checkRateLimits, isSecureRequest, registerGuard } from './guard.js';
 import { LiveFeed } from './live.js';
 import { CoordinatorMetrics } from './metrics.js';
+import { TrustedProxies } from './proxy.js';
 import { registerRoutes } from './routes.js';
-import { HttpError, STATUS_TEXT, httpStatusOf, sameOrigin, type Identity } from './http.js';
+import { registerSessionRoutes } from './session-routes.js';
+import { HttpError, STATUS_TEXT, httpStatusOf, sameOrigin } from './http.js';
 
 export { HttpError, sameOrigin, type Identity } from './http.js';
+export { DEFAULT_RATE_LIMITS, CSRF_HEADER } from './guard.js';
 
 export interface ApiOptions {
   coordinator: Coordinator;
@@ -28,6 +34,24 @@ export interface ApiOptions {
   /** prom-client's default process metrics (default true). */
   defaultMetrics?: boolean;
   sessionTtlMs?: number;
+  /** Browser sessions each principal (admin, viewer) may hold; a login beyond it ends that principal's oldest (default 50). */
+  sessionsPerRole?: number;
+  /**
+   * The server speaks TLS itself (an https server): session cookies get
+   * `Secure`, answers carry HSTS and the CSP upgrades insecure requests.
+   */
+  tls?: boolean;
+  /**
+   * Reverse proxies (IP addresses or CIDR blocks) whose X-Forwarded-For
+   * (client address, for rate limits and the audit trail) and
+   * X-Forwarded-Proto (https: `Secure` cookie, HSTS) are believed. Without
+   * it these headers are ignored.
+   */
+  trustedProxy?: readonly string[];
+  /** Requests per minute per client address: all (default 1000) and logins (default 10). */
+  rateLimit?: { perMinute?: number; loginPerMinute?: number };
+  /** Coalescing of refused requests in the audit trail. */
+  audit?: AuditOptions;
 }
 
 /** Where @hsfl/dashboard's built files are, or null when they are not built. */
@@ -76,8 +100,13 @@ export class OperationsApi {
   ) {}
 
   static async mount(app: FastifyInstance, o: ApiOptions): Promise<OperationsApi> {
-    const auth = new Auth(o.adminToken, o.viewerToken, o.sessionTtlMs);
-    const identities = new WeakMap<FastifyRequest, Identity>();
+    const auth = new Auth(o.adminToken, o.viewerToken, o.sessionTtlMs, o.sessionsPerRole);
+    const proxies = new TrustedProxies(o.trustedProxy ?? []);
+    const tls = o.tls === true;
+    const facts = new RequestFacts();
+    const trail = new AuditTrail(o.coordinator.store, o.log, o.audit);
+    // Checked before anything is attached, so that a bad option leaves nothing behind.
+    const rateLimit = checkRateLimits({ ...DEFAULT_RATE_LIMITS, ...o.rateLimit });
     const removed = new Set<string>();
     const onEvent = (e: { kind?: string; nodeId?: string | null }) => {
       if (e.kind === 'node_removed' && e.nodeId) removed.add(e.nodeId);
@@ -90,36 +119,8 @@ export class OperationsApi {
       http: app.server, coordinator: o.coordinator, auth, backend: o.backend, log: o.log, removed,
       parseCookie: (h) => app.parseCookie(h), sameOrigin,
     });
-
-    app.addHook('onRequest', async (req, reply) => {
-      const cfg = req.routeOptions.config as { access?: Access };
-      const path = req.url.split('?')[0]!;
-      const access: Access = cfg.access ?? (path.startsWith('/api/') || path === '/api' ? 'viewer' : 'public');
-      const id = auth.identify(req.headers.authorization, req.cookies[SESSION_COOKIE]);
-      if (id) identities.set(req, id);
-      if (access === 'public') return;
-      if (!id) {
-        reply.header('WWW-Authenticate', 'Bearer realm="hsfl"');
-        throw new HttpError(401, 'authentication required: send "Authorization: Bearer <token>" or log in');
-      }
-      if (id.via === 'session' && !['GET', 'HEAD', 'OPTIONS'].includes(req.method) && !sameOrigin(req.headers)) {
-        throw new HttpError(403, 'cross-site request refused');
-      }
-      if (!allowed(id.role, access)) throw new HttpError(403, 'this needs the admin token; the viewer token is read-only');
-    });
-
-    app.addHook('onSend', async (req, reply, payload) => {
-      reply.header('X-Content-Type-Options', 'nosniff');
-      reply.header('Referrer-Policy', 'no-referrer');
-      reply.header('X-Frame-Options', 'DENY');
-      const type = String(reply.getHeader('content-type') ?? '');
-      if (type.startsWith('text/html')) {
-        reply.header('Content-Security-Policy',
-          "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
-      }
-      if (req.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('Cache-Control', 'no-store');
-      return payload;
-    });
+    await registerGuard(app, { auth, facts, proxies, tls, rateLimit });
+    registerAudit(app, trail, facts, o.log);
 
     app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
       const status = httpStatusOf(err);
@@ -128,13 +129,18 @@ export class OperationsApi {
         o.log.error({ err: err.message, stack: err.stack, url: req.url, method: req.method }, 'API request failed');
         if (status === 500) message = `internal error: ${err.message}`;
       }
+      const f = facts.get(req);
+      if (f) f.error = message;
       void reply.code(status).type('application/json; charset=utf-8').send({ statusCode: status, error: STATUS_TEXT[status] ?? 'Error', message });
     });
 
-    registerRoutes(app, {
-      coordinator: o.coordinator, auth, backend: o.backend, log: o.log, metrics, live, removed,
-      identity: (req) => identities.get(req),
-    });
+    const ctx = {
+      coordinator: o.coordinator, auth, backend: o.backend, log: o.log, metrics, live, removed, trail, facts,
+      identity: (req: FastifyRequest) => facts.identity(req),
+      secure: (req: FastifyRequest) => isSecureRequest(req, { tls, proxies }),
+    };
+    registerSessionRoutes(app, ctx);
+    registerRoutes(app, ctx);
 
     const dir = o.dashboardDir === undefined ? resolveDashboardDir() : o.dashboardDir;
     if (dir) {
@@ -166,6 +172,11 @@ export class OperationsApi {
       o.coordinator.off('event', onEvent);
       live.close();
       metrics.close();
+      try {
+        trail.close();
+      } catch (err) {
+        o.log.warn({ err: String(err) }, 'audit counts could not be written at close');
+      }
     });
   }
 
