@@ -60,7 +60,9 @@ export class AuditTrail {
 
   /** Writes the counts that grew since their row was written. */
   flush(): void {
-    for (const p of this.pending.values()) this.flushOne(p);
+    const dirty = [...this.pending.values()].filter((p) => p.count !== p.written);
+    // One transaction (one fsync) for all of them, not one per row.
+    if (dirty.length) this.store.transaction(() => dirty.forEach((p) => this.flushOne(p)));
   }
 
   close(): void {

@@ -1,5 +1,16 @@
 import assert from 'node:assert/strict';
+import { io as ioClient } from 'socket.io-client';
+import { LIVE_NAMESPACE, LIVE_PATH } from './live.js';
 import { ADMIN, VIEWER, http, login, startTestApi, type Reply, type TestApi } from './test-server.js';
+
+/** What a live-feed handshake with `token` ends in: 'connected' or the server's refusal. */
+function liveConnect(base: string, token: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = ioClient(base + LIVE_NAMESPACE, { path: LIVE_PATH, transports: ['websocket'], reconnection: false, auth: { token } });
+    s.on('connect_error', (e) => { s.close(); resolve(e.message); });
+    s.on('connect', () => { s.close(); resolve('connected'); });
+  });
+}
 
 function assertJsonError(r: Reply, status: number, message: RegExp): void {
   assert.equal(r.status, status, r.text);
@@ -50,6 +61,19 @@ describe('API guard: rate limits', function () {
     for (let i = 0; i < 3; i++) assert.equal((await from('203.0.113.1')).status, 401);
     assertJsonError(await from('203.0.113.1'), 429, /from 203\.0\.113\.1:/);
     assert.equal((await from('203.0.113.2')).status, 401);
+  });
+
+  it('treats a wrong token on the live feed as a failed login: limited, and coalesced in the audit trail', async () => {
+    api = await startTestApi({ rateLimit: { loginPerMinute: 3 } });
+    for (let i = 0; i < 3; i++) assert.equal(await liveConnect(api.base, `wrong-token-${i}`), 'unauthorized');
+    assert.match(await liveConnect(api.base, 'wrong-token-x'), /^too many logins from 127\.0\.0\.1: at most 3 a minute; retry in \d+ s$/);
+    assert.match(await liveConnect(api.base, VIEWER), /^too many logins/);
+    const rows = (await http(api.base, 'GET', '/api/audit', { auth: ADMIN })).body.entries as { action: string; count: number; route: string }[];
+    assert.deepEqual(rows.map((r) => [r.action, r.count, r.route]), [['live_login_failed', 3, LIVE_PATH]]);
+    await api.close();
+    api = await startTestApi({ rateLimit: { perMinute: 5 } });
+    for (let i = 0; i < 5; i++) assert.equal(await liveConnect(api.base, VIEWER), 'connected');
+    assert.match(await liveConnect(api.base, VIEWER), /^too many requests from 127\.0\.0\.1/);
   });
 
   it('refuses a bad limit at mount with a clear message', async () => {

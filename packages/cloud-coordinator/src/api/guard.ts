@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { LogLike } from '@hsfl/protocol';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import { SESSION_COOKIE, allowed, type Access, type Auth } from './auth.js';
@@ -6,6 +8,8 @@ import type { RequestFacts } from './facts.js';
 import type { RouteGuardConfig } from './route-config.js';
 import { HttpError, sameOrigin } from './http.js';
 import type { TrustedProxies } from './proxy.js';
+import type { AuditTrail } from './audit.js';
+import { WindowLimiter } from './window-limiter.js';
 
 /** Requests per minute per client address, unless ApiOptions.rateLimit says otherwise. */
 export const DEFAULT_RATE_LIMITS = { perMinute: 1000, loginPerMinute: 10 } as const;
@@ -115,4 +119,31 @@ export function charsetOf(type: string | undefined): string | undefined {
   if (typeof type !== 'string') return undefined;
   const m = /;\s*charset\s*=\s*("?)([^";\s]*)\1/i.exec(type);
   return m ? m[2]!.toLowerCase() : undefined;
+}
+
+/**
+ * The same limits for the live feed, whose socket.io handshakes do not pass
+ * through Fastify: connections per address as requests, and a token that
+ * fails as a failed login (rate-limited and coalesced in the audit trail).
+ */
+export function liveGuard(o: { proxies: TrustedProxies; rateLimit: { perMinute: number; loginPerMinute: number }; trail: AuditTrail; log: LogLike; path: string }) {
+  const handshakes = new WindowLimiter(o.rateLimit.perMinute);
+  const failures = new WindowLimiter(o.rateLimit.loginPerMinute);
+  return {
+    admit(req: IncomingMessage): string | undefined {
+      const addr = o.proxies.clientAddress(req);
+      if (!handshakes.hit(addr)) return `too many requests from ${addr}: at most ${handshakes.max} a minute; retry in ${handshakes.retryAfterS(addr)} s`;
+      if (failures.exceeded(addr)) return `too many logins from ${addr}: at most ${failures.max} a minute; retry in ${failures.retryAfterS(addr)} s`;
+      return undefined;
+    },
+    wrongToken(req: IncomingMessage): void {
+      const address = o.proxies.clientAddress(req).slice(0, 64) || 'unknown';
+      failures.hit(address);
+      try {
+        o.trail.record({ principal: 'anonymous', via: null, address, action: 'live_login_failed', method: 'GET', route: o.path, status: 401, detail: 'wrong token on the live feed' });
+      } catch (err) {
+        o.log.error({ err: String(err) }, 'audit write failed');
+      }
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 
 /**
@@ -10,6 +10,8 @@ import type { IncomingMessage } from 'node:http';
  */
 export class TrustedProxies {
   private readonly list = new BlockList();
+  /** Whether each connection's peer is trusted: asked on every request of a keep-alive connection, answered once. */
+  private readonly peers = new WeakMap<Socket, boolean>();
   readonly entries: readonly string[];
 
   /** Throws a readable error for an entry that is not an IP address or CIDR block. */
@@ -44,6 +46,16 @@ export class TrustedProxies {
     return family !== 0 && this.list.check(a, family === 4 ? 'ipv4' : 'ipv6');
   }
 
+  private peerTrusted(socket: Socket): boolean {
+    if (!this.any) return false;
+    let t = this.peers.get(socket);
+    if (t === undefined) {
+      t = this.trusts(socket.remoteAddress);
+      this.peers.set(socket, t);
+    }
+    return t;
+  }
+
   /**
    * The client's address: the socket peer, or, while the hop is a trusted
    * proxy, the address it forwarded (X-Forwarded-For read from the right).
@@ -51,7 +63,7 @@ export class TrustedProxies {
    */
   clientAddress(req: IncomingMessage): string {
     let addr = unmap(req.socket.remoteAddress ?? 'unknown');
-    if (!this.trusts(addr)) return addr;
+    if (!this.peerTrusted(req.socket)) return addr;
     const hops = forwardedFor(req.headers['x-forwarded-for']);
     while (hops.length > 0 && this.trusts(addr)) {
       const next = unmap(hops.pop()!);
@@ -63,7 +75,7 @@ export class TrustedProxies {
 
   /** Whether a trusted proxy says the client spoke https to it. */
   forwardedHttps(req: IncomingMessage): boolean {
-    if (!this.trusts(req.socket.remoteAddress)) return false;
+    if (!this.peerTrusted(req.socket)) return false;
     const h = req.headers['x-forwarded-proto'];
     const v = Array.isArray(h) ? h[h.length - 1] : h;
     // A chain of proxies appends: the last value is what the nearest (trusted) one saw.

@@ -9,8 +9,8 @@ import type { Coordinator } from '../coordinator.js';
 import { Auth } from './auth.js';
 import { AuditTrail, registerAudit, type AuditOptions } from './audit.js';
 import { RequestFacts } from './facts.js';
-import { DEFAULT_RATE_LIMITS, checkRateLimits, isSecureRequest, registerGuard } from './guard.js';
-import { LiveFeed } from './live.js';
+import { DEFAULT_RATE_LIMITS, checkRateLimits, isSecureRequest, liveGuard, registerGuard } from './guard.js';
+import { LIVE_PATH, LiveFeed } from './live.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { TrustedProxies } from './proxy.js';
 import { registerRoutes } from './routes.js';
@@ -117,7 +117,7 @@ export class OperationsApi {
     await app.register(fastifyCookie);
     const live = new LiveFeed({
       http: app.server, coordinator: o.coordinator, auth, backend: o.backend, log: o.log, removed,
-      parseCookie: (h) => app.parseCookie(h), sameOrigin,
+      parseCookie: (h) => app.parseCookie(h), sameOrigin, ...liveGuard({ proxies, rateLimit, trail, log: o.log, path: LIVE_PATH }),
     });
     await registerGuard(app, { auth, facts, proxies, tls, rateLimit });
     registerAudit(app, trail, facts, o.log);
@@ -148,7 +148,9 @@ export class OperationsApi {
         root: dir,
         prefix: '/',
         index: 'index.html',
-        wildcard: true,
+        // A route per built file, found at start (the files are fixed for the process's life): any other
+        // path goes to the not-found handler without the filesystem being consulted about it.
+        wildcard: false,
         setHeaders: (res, path) => {
           // Vite names assets by content hash; index.html must always be fresh.
           res.header('Cache-Control', path.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable');
