@@ -167,7 +167,8 @@ export class OperationsApi {
       const path = req.url.split('?')[0]!;
       const wantsPage = req.method === 'GET' && !path.startsWith('/api/') && path !== '/metrics' && !path.startsWith('/live/') && !/\.[a-z0-9]+$/i.test(path);
       if (dir && wantsPage) return reply.type('text/html; charset=utf-8').sendFile('index.html');
-      throw new HttpError(404, `no route ${req.method} ${path}`);
+      // The path is the caller's: echoed only in part.
+      throw new HttpError(404, `no route ${req.method} ${path.length > 200 ? path.slice(0, 200) + '…' : path}`);
     });
 
     return new OperationsApi(app, auth, metrics, live, async () => {
