@@ -194,25 +194,44 @@ describe('operations API: authentication and validation (no fleet)', function ()
     const ok = await http(f.base, 'POST', '/api/login', { body: { token: VIEWER } });
     assert.equal(ok.status, 200);
     assert.equal(ok.body.role, 'viewer');
+    assert.match(ok.body.csrfToken, /^[A-Za-z0-9_-]{40,}$/);
     const setCookie = ok.headers.get('set-cookie') ?? '';
     assert.match(setCookie, /hsfl_session=/);
     assert.match(setCookie, /HttpOnly/i);
     assert.match(setCookie, /SameSite=Strict/i);
     const cookie = { cookie: setCookie.split(';')[0]! };
     const s = await http(f.base, 'GET', '/api/session', { auth: cookie });
-    assert.deepEqual(s.body, { role: 'viewer', via: 'session' });
+    // A reloaded dashboard gets its session's CSRF token back here.
+    assert.deepEqual(s.body, { role: 'viewer', via: 'session', csrfToken: ok.body.csrfToken });
+    assert.deepEqual((await http(f.base, 'GET', '/api/session', { auth: VIEWER })).body, { role: 'viewer', via: 'bearer' });
     // A viewer session cannot control either.
-    assert.equal((await http(f.base, 'POST', `/api/runs/${runId}/start`, { auth: cookie, headers: { origin: f.base } })).status, 403);
+    const viewerCsrf = { origin: f.base, 'x-csrf-token': ok.body.csrfToken };
+    assert.equal((await http(f.base, 'POST', `/api/runs/${runId}/start`, { auth: cookie, headers: viewerCsrf })).status, 403);
 
     const admin = await http(f.base, 'POST', '/api/login', { body: { token: ADMIN } });
     const adminCookie = { cookie: (admin.headers.get('set-cookie') ?? '').split(';')[0]! };
     const before = snapshot(f);
-    const cross = await http(f.base, 'POST', '/api/runs', { auth: adminCookie, body: { name: 'csrf' }, headers: { origin: 'http://evil.example' } });
+    const cross = await http(f.base, 'POST', '/api/runs', { auth: adminCookie, body: { name: 'csrf' }, headers: { origin: 'http://evil.example', 'x-csrf-token': admin.body.csrfToken } });
     assert.equal(cross.status, 403);
     assert.match(cross.body.message, /cross-site/);
+    // Same origin but no CSRF token, or another session's: refused, nothing created.
+    const noToken: Record<string, string>[] = [{ origin: f.base }, {}, { origin: f.base, 'x-csrf-token': ok.body.csrfToken }, { 'x-csrf-token': 'x'.repeat(43) }];
+    for (const headers of noToken) {
+      const r = await http(f.base, 'POST', '/api/runs', { auth: adminCookie, body: { name: 'csrf' }, headers });
+      assert.equal(r.status, 403, `${JSON.stringify(headers)}: ${r.status} ${r.text}`);
+      assert.match(r.body.message, /missing or wrong CSRF token: .*X-CSRF-Token header/);
+    }
     assert.equal(snapshot(f), before);
+    // With the session's token the same request goes through; a bearer token needs none.
+    const made = await http(f.base, 'POST', '/api/runs', { auth: adminCookie, body: { name: 'by-session' }, headers: { origin: f.base, 'x-csrf-token': admin.body.csrfToken } });
+    assert.equal(made.status, 201, made.text);
+    assert.equal(f.store.getRun(made.body.id)!.name, 'by-session');
+    assert.equal((await http(f.base, 'POST', '/api/runs', { auth: ADMIN, body: { name: 'by-bearer' } })).status, 201);
 
-    const out = await http(f.base, 'POST', '/api/logout', { auth: cookie });
+    // Logging out is a change too: without the token it is refused and the session lives on.
+    assert.equal((await http(f.base, 'POST', '/api/logout', { auth: cookie })).status, 403);
+    assert.equal((await http(f.base, 'GET', '/api/session', { auth: cookie })).status, 200);
+    const out = await http(f.base, 'POST', '/api/logout', { auth: cookie, headers: { 'x-csrf-token': ok.body.csrfToken } });
     assert.equal(out.status, 200);
     assert.equal((await http(f.base, 'GET', '/api/session', { auth: cookie })).status, 401);
   });

@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEFAULT_TRIAL, type TrialConfig } from './config.js';
 import { serve } from './serve.js';
+import { DEFAULT_RATE_LIMITS } from './api/guard.js';
 import { listRunsText, showRunText } from './inspect.js';
 import { planText } from './plan-command.js';
 import { DEFAULT_FAIL_REASON, failRunText } from './fail-run.js';
@@ -41,6 +42,9 @@ await yargs(hideBin(process.argv))
       .option('san', { type: 'string', array: true, default: [] as string[], describe: 'a further host name or address edges and browsers reach this coordinator by (repeatable)' })
       .option('admin-token', { type: 'string', describe: 'operator token for the API and dashboard with control rights (HSFL_COORDINATOR_ADMIN_TOKEN; generated and printed when absent)' })
       .option('viewer-token', { type: 'string', describe: 'read-only operator token for the API, dashboard and /metrics (HSFL_COORDINATOR_VIEWER_TOKEN; generated and printed when absent)' })
+      .option('trusted-proxy', { type: 'string', array: true, default: [] as string[], describe: 'address or CIDR block of a reverse proxy whose X-Forwarded-For and X-Forwarded-Proto are believed (repeatable or comma-separated; without it these headers are ignored)' })
+      .option('api-rate-limit', { type: 'number', default: DEFAULT_RATE_LIMITS.perMinute, describe: 'API requests per minute per client address (429 beyond)' })
+      .option('login-rate-limit', { type: 'number', default: DEFAULT_RATE_LIMITS.loginPerMinute, describe: 'logins per minute per client address (429 beyond)' })
       .option('name', { type: 'string', default: d.name, describe: 'run name' })
       .option('model', { type: 'string', default: d.model, describe: 'model from the zoo (mlp-mnist, cnn-mnist, ...)' })
       .option('c1', { type: 'number', default: d.c1, describe: 'first cut: devices hold units [0, c1)' })
@@ -78,7 +82,8 @@ await yargs(hideBin(process.argv))
         minEdges: a.minEdges, minDevices: a.minDevices, joinTimeoutMs: a.joinTimeoutMs, targetAccuracy: a.targetAccuracy,
         planner: a.planner, warmupRounds: a.warmupRounds, replanThreshold: a.replanThreshold,
       };
-      process.exitCode = await serve({ host: a.host, port: a.port, token: a.token, insecure: a.insecure, pkiDir: a.pkiDir ?? defaultPkiDir(a.db), san: a.san.map(String), db: a.db, backend: a.backend, progress: a.progress, logLevel: a.logLevel, start: a.start, stay: a.stay, resume: a.resume, trial, adminToken: a.adminToken, viewerToken: a.viewerToken });
+      process.exitCode = await serve({ host: a.host, port: a.port, token: a.token, insecure: a.insecure, pkiDir: a.pkiDir ?? defaultPkiDir(a.db), san: a.san.map(String), db: a.db, backend: a.backend, progress: a.progress, logLevel: a.logLevel, start: a.start, stay: a.stay, resume: a.resume, trial, adminToken: a.adminToken, viewerToken: a.viewerToken,
+        trustedProxy: a.trustedProxy.flatMap((p) => String(p).split(',')).map((p) => p.trim()).filter(Boolean), rateLimit: { perMinute: a.apiRateLimit, loginPerMinute: a.loginRateLimit } });
     },
   )
   .command('plan', 'print the plan the planner chooses, its predicted time breakdown and the runners-up', (y) => y

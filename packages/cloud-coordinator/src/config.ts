@@ -58,29 +58,67 @@ export const DEFAULT_TRIAL: TrialConfig = {
 
 const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
 
+/**
+ * The range of every numeric field of a trial (inclusive unless said). The
+ * upper bounds are far beyond any real trial; they exist so that input such
+ * as warmupRounds 1e308 is refused with a clear message instead of being
+ * stored and acted on. The API's body schema (api/schemas.ts) uses the same table.
+ */
+export const TRIAL_LIMITS = {
+  c1: { integer: true, min: 0, max: 1000 },
+  c2: { integer: true, min: 0, max: 1000 },
+  i1: { integer: true, min: 1, max: 1000 },
+  i2: { integer: true, min: 1, max: 1000 },
+  batchSize: { integer: true, min: 1, max: MAX_BATCH_SIZE },
+  rounds: { integer: true, min: 1, max: 10_000_000 },
+  evalEvery: { integer: true, min: 0, max: 10_000_000 },
+  seed: { integer: true, min: 0, max: 0xffffffff },
+  deadlineMs: { integer: true, min: 100, max: 3_600_000 },
+  minEdges: { integer: true, min: 1, max: 10_000 },
+  minDevices: { integer: true, min: 0, max: 1_000_000 },
+  joinTimeoutMs: { integer: true, min: 1, max: 7 * 24 * 3600 * 1000 },
+  warmupRounds: { integer: true, min: 1, max: 1_000_000 },
+  /** (0, 10]: a positive learning rate. */
+  lr: { integer: false, min: 0, max: 10, exclusiveMin: true },
+  /** (0, 1]. */
+  targetAccuracy: { integer: false, min: 0, max: 1, exclusiveMin: true },
+  /** (0, 10): a fraction of the predicted round time. */
+  replanThreshold: { integer: false, min: 0, max: 10, exclusiveMin: true, exclusiveMax: true },
+} as const satisfies Record<string, { integer: boolean; min: number; max: number; exclusiveMin?: boolean; exclusiveMax?: boolean }>;
+
+export type TrialNumberField = keyof typeof TRIAL_LIMITS;
+
+/** The problem with one numeric field, or undefined when it is within TRIAL_LIMITS. */
+function numberProblem(k: TrialNumberField, v: unknown): string | undefined {
+  const l: { integer: boolean; min: number; max: number; exclusiveMin?: boolean; exclusiveMax?: boolean } = TRIAL_LIMITS[k];
+  const lo = l.exclusiveMin ? '(' : '[';
+  const hi = l.exclusiveMax ? ')' : ']';
+  const range = `${lo}${l.min}, ${l.max}${hi}`;
+  const shown = typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v) ?? String(v);
+  if (typeof v !== 'number' || !Number.isFinite(v)) return `${k} must be a ${l.integer ? 'whole ' : ''}number in ${range} (got ${shown})`;
+  if (l.integer && !Number.isInteger(v)) return `${k} must be a whole number in ${range} (got ${shown})`;
+  const below = l.exclusiveMin ? v <= l.min : v < l.min;
+  const above = l.exclusiveMax ? v >= l.max : v > l.max;
+  if (below || above) return `${k} must be ${l.integer ? 'a whole number' : 'a number'} in ${range} (got ${shown})`;
+  return undefined;
+}
+
+const OPTIONAL_NUMBERS: readonly TrialNumberField[] = ['targetAccuracy', 'warmupRounds', 'replanThreshold'];
+
 /** Returns the problems of a trial description, one readable line each. */
 export function trialProblems(t: TrialConfig, numUnits?: number): string[] {
   const p: string[] = [];
   if (!t.name || typeof t.name !== 'string') p.push('name must be a non-empty string');
-  if (!int(t.c1) || t.c1 < 0) p.push(`c1 must be a whole number >= 0 (got ${t.c1})`);
-  if (!int(t.c2) || t.c2 < t.c1) p.push(`c2 must be a whole number >= c1 (got c1=${t.c1}, c2=${t.c2})`);
-  if (numUnits !== undefined && t.c2 > numUnits) p.push(`c2 must be <= ${numUnits}, the number of units of ${t.model} (got ${t.c2})`);
-  for (const k of ['i1', 'i2', 'batchSize', 'rounds', 'minEdges'] as const) {
-    if (!int(t[k]) || t[k] < 1) p.push(`${k} must be a whole number >= 1 (got ${t[k]})`);
+  for (const k of Object.keys(TRIAL_LIMITS) as TrialNumberField[]) {
+    if (t[k] === undefined && OPTIONAL_NUMBERS.includes(k)) continue;
+    const problem = numberProblem(k, t[k]);
+    if (problem) p.push(problem);
   }
-  if (t.batchSize > MAX_BATCH_SIZE) p.push(`batchSize must be <= ${MAX_BATCH_SIZE} (got ${t.batchSize})`);
-  if (!int(t.minDevices) || t.minDevices < 0) p.push(`minDevices must be a whole number >= 0 (got ${t.minDevices})`);
-  if (!int(t.evalEvery) || t.evalEvery < 0) p.push(`evalEvery must be a whole number >= 0 (got ${t.evalEvery})`);
-  if (!int(t.seed) || t.seed < 0 || t.seed > 0xffffffff) p.push(`seed must be a whole number in [0, 2^32) (got ${t.seed})`);
-  if (!(typeof t.lr === 'number' && Number.isFinite(t.lr) && t.lr > 0 && t.lr <= 10)) p.push(`lr must be a number in (0, 10] (got ${t.lr})`);
-  if (!int(t.deadlineMs) || t.deadlineMs < 100) p.push(`deadlineMs must be a whole number >= 100 (got ${t.deadlineMs})`);
-  if (!int(t.joinTimeoutMs) || t.joinTimeoutMs < 1) p.push(`joinTimeoutMs must be a whole number >= 1 (got ${t.joinTimeoutMs})`);
+  if (int(t.c1) && int(t.c2) && t.c2 < t.c1) p.push(`c2 must be a whole number >= c1 (got c1=${t.c1}, c2=${t.c2})`);
+  if (numUnits !== undefined && t.c2 > numUnits) p.push(`c2 must be <= ${numUnits}, the number of units of ${t.model} (got ${t.c2})`);
   if (!['raw', 'fp16', 'int8'].includes(t.codec)) p.push(`codec must be raw, fp16 or int8 (got ${t.codec})`);
   if (t.planner !== undefined && !['off', 'auto'].includes(t.planner)) p.push(`planner must be off or auto (got ${t.planner})`);
-  if (t.warmupRounds !== undefined && (!int(t.warmupRounds) || t.warmupRounds < 1)) p.push(`warmupRounds must be a whole number >= 1 (got ${t.warmupRounds})`);
-  if (t.replanThreshold !== undefined && !(t.replanThreshold > 0 && t.replanThreshold < 10)) p.push(`replanThreshold must be in (0, 10) (got ${t.replanThreshold})`);
   if (t.aggregator !== undefined && !AGGREGATORS.includes(t.aggregator)) p.push(`aggregator must be one of ${AGGREGATORS.join(', ')} (got ${t.aggregator})`);
-  if (t.targetAccuracy !== undefined && !(t.targetAccuracy > 0 && t.targetAccuracy <= 1)) p.push(`targetAccuracy must be in (0, 1] (got ${t.targetAccuracy})`);
   return p;
 }
 

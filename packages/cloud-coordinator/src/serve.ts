@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { initBackend, loadMnist, modelInfo, syntheticDataset, type Dataset } from '@hsfl/runtime';
 import type { RoundResult } from './coordinator.js';
-import { serveCoordinator, generateToken, tokenProblems } from './api/index.js';
+import { serveCoordinator, generateToken, tokenProblems, TrustedProxies } from './api/index.js';
+import { checkRateLimits } from './api/guard.js';
 import { Store } from './store/index.js';
 import { trialProblems, type TrialConfig } from './config.js';
 import { createLogger } from './log.js';
@@ -35,6 +36,10 @@ export interface ServeOptions {
   /** Operator tokens for the API and dashboard (admin: control, viewer: read-only); generated when absent. */
   adminToken?: string;
   viewerToken?: string;
+  /** Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (ApiOptions.trustedProxy). */
+  trustedProxy?: string[];
+  /** Requests per minute per client address (ApiOptions.rateLimit). */
+  rateLimit?: { perMinute?: number; loginPerMinute?: number };
 }
 
 type Progress = Record<string, unknown> & { type: string };
@@ -62,6 +67,13 @@ export async function serve(o: ServeOptions): Promise<number> {
   const tokenIssues = [...tokenProblems('--admin-token', adminToken), ...tokenProblems('--viewer-token', viewerToken)];
   if (adminToken === viewerToken) tokenIssues.push('--admin-token and --viewer-token must differ');
   if (tokenIssues.length) throw new Error(`bad operator tokens:\n  - ${tokenIssues.join('\n  - ')}`);
+  // Checked before anything starts, so that a typo is one clear line.
+  try {
+    new TrustedProxies(o.trustedProxy ?? []);
+  } catch (err) {
+    throw new Error(`bad --trusted-proxy: ${(err as Error).message}`);
+  }
+  checkRateLimits({ '--api-rate-limit': o.rateLimit?.perMinute ?? 1, '--login-rate-limit': o.rateLimit?.loginPerMinute ?? 1 });
   const pki = coordinatorPki(o, log);
   const backend = await initBackend({ preferred: o.backend });
   log.info({ backend }, 'backend ready');
@@ -75,6 +87,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   // One port for everything: the edges' socket.io, the REST API, the dashboard and /metrics.
   const served = await serveCoordinator({
     bindHost: o.host, port: o.port, token: o.token ?? '', pki, store, testData: testDataFor, log, backend: backend.name, adminToken, viewerToken,
+    trustedProxy: o.trustedProxy, rateLimit: o.rateLimit, tls: pki !== undefined,
     beforeListen: (coord) => {
       coord.on('round', (r: RoundResult & { testAccuracy?: number; wallMs: number; rounds: number }) => out({ type: 'round', ...r }));
       coord.on('topology', (edges) => out({ type: 'topology', edges }));

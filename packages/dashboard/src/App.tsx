@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import { api, ApiError } from './api';
+import { api, ApiError, setCsrfToken } from './api';
 import { Login } from './components/Login';
 import { Dashboard } from './components/Dashboard';
 import type { Role } from './types';
@@ -12,7 +12,9 @@ export function App() {
 
   const check = useCallback(async () => {
     try {
-      const s = await api.get<{ role: Role }>('/api/session');
+      // After a reload the page has lost the CSRF token; the session hands it out again.
+      const s = await api.get<{ role: Role; csrfToken?: string }>('/api/session');
+      setCsrfToken(s.csrfToken);
       setSession({ state: 'in', role: s.role });
     } catch (err) {
       setSession({ state: 'out', reason: err instanceof ApiError && err.status !== 401 ? err.message : undefined });
@@ -27,6 +29,7 @@ export function App() {
     try {
       await api.post('/api/logout');
     } finally {
+      setCsrfToken(null);
       setSession({ state: 'out' });
     }
   }, []);

@@ -10,7 +10,9 @@ export type Access = 'public' | 'viewer' | 'admin';
 export const SESSION_COOKIE = 'hsfl_session';
 const MIN_TOKEN_LENGTH = 8;
 const MAX_TOKEN_LENGTH = 512;
-const MAX_SESSIONS = 1000;
+/** Sessions each principal (admin, viewer) may hold at once; a login beyond it ends that principal's oldest. */
+export const DEFAULT_SESSIONS_PER_ROLE = 50;
+const ROLES: readonly Role[] = ['admin', 'viewer'];
 
 /** A fresh random token: 24 bytes, hex (192 bits). */
 export function generateToken(): string {
@@ -33,21 +35,42 @@ function digest(s: string): Buffer {
 interface Session {
   role: Role;
   expiresAt: number;
+  /** The session's CSRF token: cookie-authenticated control requests must echo it in X-CSRF-Token. */
+  csrf: Buffer;
+}
+
+/** Who a request is, as far as authentication goes. */
+export interface Identified {
+  role: Role;
+  via: 'bearer' | 'session';
+  /** The session id, when `via` is 'session'. */
+  sid?: string;
 }
 
 /**
  * Operator authentication. Two bearer tokens (admin and viewer) and, for
  * browsers, opaque session ids handed out by the login route in an httpOnly
  * cookie. Sessions live in memory: a coordinator restart logs browsers out.
+ *
+ * Sessions are bounded per principal, not in total: a full principal gives
+ * up its own oldest session, so whoever holds the viewer token cannot log
+ * the admin out by logging in over and over.
  */
 export class Auth {
   private readonly admin: Buffer;
   private readonly viewer: Buffer;
-  private readonly sessions = new Map<string, Session>();
+  /** Per role, in creation order (a Map keeps insertion order): the oldest is first. */
+  private readonly sessions: Record<Role, Map<string, Session>> = { admin: new Map(), viewer: new Map() };
 
-  constructor(adminToken: string, viewerToken: string, readonly sessionTtlMs = 12 * 3600 * 1000) {
+  constructor(
+    adminToken: string,
+    viewerToken: string,
+    readonly sessionTtlMs = 12 * 3600 * 1000,
+    readonly sessionsPerRole = DEFAULT_SESSIONS_PER_ROLE,
+  ) {
     const problems = [...tokenProblems('admin token', adminToken), ...tokenProblems('viewer token', viewerToken)];
     if (adminToken === viewerToken) problems.push('the admin and viewer tokens must differ');
+    if (!Number.isSafeInteger(sessionsPerRole) || sessionsPerRole < 1) problems.push(`sessions per role must be a whole number >= 1 (got ${sessionsPerRole})`);
     if (problems.length) throw new Error(problems.join('; '));
     this.admin = digest(adminToken);
     this.viewer = digest(viewerToken);
@@ -62,48 +85,77 @@ export class Auth {
     return undefined;
   }
 
-  createSession(role: Role): { id: string; expiresAt: number } {
-    this.prune();
-    if (this.sessions.size >= MAX_SESSIONS) {
-      // Drop the oldest (Map keeps insertion order).
-      const oldest = this.sessions.keys().next().value;
-      if (oldest !== undefined) this.sessions.delete(oldest);
+  createSession(role: Role): { id: string; expiresAt: number; csrfToken: string } {
+    const mine = this.sessions[role];
+    this.prune(mine);
+    while (mine.size >= this.sessionsPerRole) {
+      const oldest = mine.keys().next().value;
+      if (oldest === undefined) break;
+      mine.delete(oldest);
     }
     const id = randomBytes(32).toString('base64url');
+    const csrf = randomBytes(32);
     const expiresAt = Date.now() + this.sessionTtlMs;
-    this.sessions.set(id, { role, expiresAt });
-    return { id, expiresAt };
+    mine.set(id, { role, expiresAt, csrf });
+    return { id, expiresAt, csrfToken: csrf.toString('base64url') };
+  }
+
+  private session(id: string | undefined): Session | undefined {
+    if (!id) return undefined;
+    for (const role of ROLES) {
+      const s = this.sessions[role].get(id);
+      if (!s) continue;
+      if (s.expiresAt <= Date.now()) {
+        this.sessions[role].delete(id);
+        return undefined;
+      }
+      return s;
+    }
+    return undefined;
   }
 
   roleForSession(id: string | undefined): Role | undefined {
-    if (!id) return undefined;
-    const s = this.sessions.get(id);
-    if (!s) return undefined;
-    if (s.expiresAt <= Date.now()) {
-      this.sessions.delete(id);
-      return undefined;
-    }
-    return s.role;
+    return this.session(id)?.role;
+  }
+
+  /** The CSRF token of a live session (what GET /api/session hands the dashboard after a reload). */
+  csrfToken(id: string | undefined): string | undefined {
+    return this.session(id)?.csrf.toString('base64url');
+  }
+
+  /** Whether `token` is the CSRF token of the live session `id` (constant time). */
+  checkCsrf(id: string | undefined, token: unknown): boolean {
+    const s = this.session(id);
+    if (!s || typeof token !== 'string' || token.length > 128) return false;
+    // Compared as digests: equal lengths for timingSafeEqual, and no lenient base64 decoding of what was sent.
+    return timingSafeEqual(digest(token), digest(s.csrf.toString('base64url')));
   }
 
   destroySession(id: string | undefined): void {
-    if (id) this.sessions.delete(id);
+    if (!id) return;
+    for (const role of ROLES) this.sessions[role].delete(id);
+  }
+
+  /** Live sessions of a role (for tests and metrics). */
+  sessionCount(role: Role): number {
+    this.prune(this.sessions[role]);
+    return this.sessions[role].size;
   }
 
   /** Identifies a caller from an Authorization header or a session cookie value (the header wins). */
-  identify(authorization: string | undefined, sessionId: string | undefined): { role: Role; via: 'bearer' | 'session' } | undefined {
+  identify(authorization: string | undefined, sessionId: string | undefined): Identified | undefined {
     if (authorization !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       const role = m ? this.roleForToken(m[1]) : undefined;
       return role ? { role, via: 'bearer' } : undefined;
     }
     const role = this.roleForSession(sessionId);
-    return role ? { role, via: 'session' } : undefined;
+    return role ? { role, via: 'session', sid: sessionId } : undefined;
   }
 
-  private prune(): void {
+  private prune(sessions: Map<string, Session>): void {
     const now = Date.now();
-    for (const [id, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(id);
+    for (const [id, s] of sessions) if (s.expiresAt <= now) sessions.delete(id);
   }
 }
 

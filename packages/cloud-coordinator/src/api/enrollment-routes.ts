@@ -35,6 +35,8 @@ export interface EnrollmentRouteContext {
   coordinator: Coordinator;
   /** Who is asking, for the event log and audit trail ("admin (bearer) from 10.0.0.5"). */
   actor: (req: FastifyRequest) => string;
+  /** Names the node a request acted on, for its audit row. */
+  note: (req: FastifyRequest, target: string) => void;
 }
 
 export function registerEnrollmentRoutes(app: FastifyInstance, ctx: EnrollmentRouteContext): void {
@@ -68,7 +70,8 @@ export function registerEnrollmentRoutes(app: FastifyInstance, ctx: EnrollmentRo
     return enrollment().pki.ca.certPem;
   });
 
-  app.post<{ Body: EnrollRequest }>('/api/enrollment', { config: { access: 'admin' }, schema: { body: enrollBody } }, async (req, reply) => {
+  app.post<{ Body: EnrollRequest }>('/api/enrollment', { config: { access: 'admin', audit: 'node_enrolled' }, schema: { body: enrollBody } }, async (req, reply) => {
+    ctx.note(req, req.body.id);
     const { bundle } = enrollment().enroll(req.body, ctx.actor(req));
     reply.code(201).header('Content-Disposition', `attachment; filename="${bundle.id}.hsfl.json"`).header('Cache-Control', 'no-store');
     return bundle;
@@ -76,8 +79,9 @@ export function registerEnrollmentRoutes(app: FastifyInstance, ctx: EnrollmentRo
 
   app.post<{ Params: { id: string }; Body: { reason?: string } | null }>(
     '/api/enrollment/:id/revoke',
-    { config: { access: 'admin' }, schema: { params: nodeParams, body: revokeBody } },
+    { config: { access: 'admin', audit: 'node_revoked' }, schema: { params: nodeParams, body: revokeBody } },
     async (req) => {
+      ctx.note(req, req.params.id);
       const serials = enrollment().revoke(req.params.id, req.body?.reason ?? '', ctx.actor(req));
       return { id: req.params.id, revoked: serials.length };
     },

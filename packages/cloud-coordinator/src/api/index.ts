@@ -1,9 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { Coordinator, type CoordinatorOptions } from '../coordinator.js';
-import { createHttpApp, mountApi, type OperationsApi } from './server.js';
+import { createHttpApp, mountApi, type ApiOptions, type OperationsApi } from './server.js';
 
-export { Auth, generateToken, tokenProblems, SESSION_COOKIE, type Role, type Access } from './auth.js';
+export { Auth, generateToken, tokenProblems, SESSION_COOKIE, DEFAULT_SESSIONS_PER_ROLE, type Role, type Access, type Identified } from './auth.js';
 export { createHttpApp, mountApi, resolveDashboardDir, OperationsApi, type ApiOptions } from './server.js';
+export { DEFAULT_RATE_LIMITS, CSRF_HEADER, charsetOf } from './guard.js';
+export { AuditTrail, type AuditOptions } from './audit.js';
+export { TrustedProxies } from './proxy.js';
 export { HttpError, sameOrigin, type Identity } from './http.js';
 export { LiveFeed, LIVE_PATH, LIVE_NAMESPACE } from './live.js';
 export { CoordinatorMetrics } from './metrics.js';
@@ -36,6 +39,12 @@ export interface ServeCoordinatorOptions extends Omit<CoordinatorOptions, 'http'
   defaultMetrics?: boolean;
   /** Called with the coordinator before it listens (e.g. to create a run or attach listeners). */
   beforeListen?: (c: Coordinator) => void;
+  /** Passed on to the API (see ApiOptions). */
+  tls?: boolean;
+  trustedProxy?: readonly string[];
+  rateLimit?: ApiOptions['rateLimit'];
+  sessionsPerRole?: number;
+  audit?: ApiOptions['audit'];
 }
 
 /**
@@ -45,11 +54,13 @@ export interface ServeCoordinatorOptions extends Omit<CoordinatorOptions, 'http'
  */
 export async function serveCoordinator(o: ServeCoordinatorOptions): Promise<ServedCoordinator> {
   const app = createHttpApp(o.pki?.credential);
-  const { adminToken, viewerToken, dashboardDir, defaultMetrics, beforeListen, ...copts } = o;
+  const { adminToken, viewerToken, dashboardDir, defaultMetrics, beforeListen, tls, trustedProxy, rateLimit, sessionsPerRole, audit, ...copts } = o;
   const coordinator = new Coordinator({ ...copts, http: app.server });
   let api: OperationsApi;
   try {
-    api = await mountApi(app, { coordinator, adminToken, viewerToken, backend: o.backend, log: o.log, dashboardDir, defaultMetrics });
+    api = await mountApi(app, {
+      coordinator, adminToken, viewerToken, backend: o.backend, log: o.log, dashboardDir, defaultMetrics, tls, trustedProxy, rateLimit, sessionsPerRole, audit,
+    });
   } catch (err) {
     await app.close();
     throw err;

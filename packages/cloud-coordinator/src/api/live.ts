@@ -1,4 +1,4 @@
-import type { Server as HttpServer, IncomingHttpHeaders } from 'node:http';
+import type { Server as HttpServer, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Server, type Namespace } from 'socket.io';
 import type { LogLike } from '@hsfl/protocol';
 import type { Coordinator, Plan } from '../coordinator.js';
@@ -20,6 +20,10 @@ export interface LiveOptions {
   parseCookie: (header: string) => Record<string, string>;
   /** Whether a request's Origin header (if any) is acceptable. */
   sameOrigin: (headers: IncomingHttpHeaders) => boolean;
+  /** Refuses a handshake before its credentials are looked at (rate limits): the reason, or undefined to go on. */
+  admit?: (req: IncomingMessage) => string | undefined;
+  /** Told of each handshake refused for a wrong token (rate limits, audit trail). */
+  wrongToken?: (req: IncomingMessage) => void;
 }
 
 /**
@@ -52,6 +56,11 @@ export class LiveFeed {
     this.io.of('/').use((_socket, next) => next(new Error('use the /dashboard namespace')));
     this.nsp = this.io.of(LIVE_NAMESPACE);
     this.nsp.use((socket, next) => {
+      const stop = o.admit?.(socket.request);
+      if (stop) {
+        next(new Error(stop));
+        return;
+      }
       const h = socket.handshake;
       const token = typeof h.auth?.token === 'string' ? (h.auth.token as string) : undefined;
       let role: Role | undefined;
@@ -64,6 +73,7 @@ export class LiveFeed {
         if (role && !o.sameOrigin(h.headers)) role = undefined;
       }
       if (!role) {
+        if (token !== undefined) o.wrongToken?.(socket.request);
         next(new Error('unauthorized'));
         return;
       }

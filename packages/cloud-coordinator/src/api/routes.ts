@@ -1,15 +1,17 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import './route-config.js'; // declares the route config fields (access, login, audit) to Fastify
 import { DEFAULT_TRIAL, type TrialConfig } from '../config.js';
 import type { Coordinator } from '../coordinator.js';
 import type { RunRow } from '../store/index.js';
 import { DEFAULT_FAIL_REASON, markRunFailed } from '../fail-run.js';
 import { exportCheckpoint, listModels } from '@hsfl/runtime';
 import type { LogLike } from '@hsfl/protocol';
-import { SESSION_COOKIE, type Auth } from './auth.js';
+import type { Auth } from './auth.js';
+import type { RequestFacts } from './facts.js';
 import type { LiveFeed } from './live.js';
 import type { CoordinatorMetrics } from './metrics.js';
 import * as S from './schemas.js';
-import { HttpError, sameOrigin, type Identity } from './http.js';
+import { HttpError, type Identity } from './http.js';
 import { canReplan } from './types.js';
 import { modelView, nodesView, overview, planView, runView } from './views.js';
 
@@ -21,20 +23,19 @@ export interface RouteContext {
   metrics: CoordinatorMetrics;
   live: LiveFeed;
   removed: Set<string>;
+  facts: RequestFacts;
   identity: (req: FastifyRequest) => Identity | undefined;
 }
 
 type IdParams = { id: string };
-const VERSION = '0.1.0';
 
-/** Every REST route; docs/api.md documents each. */
+/** The read and control routes (session-routes.ts has health, login, logout, session and audit); docs/api.md documents each. */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const coord = ctx.coordinator;
   const store = coord.store;
-  const admin = { access: 'admin' as const };
+  /** A control route: admin only, recorded in the audit trail as `action`. */
+  const admin = (action: string) => ({ access: 'admin' as const, audit: action });
   const viewer = { access: 'viewer' as const };
-  const pub = { access: 'public' as const };
-  const started = Date.now();
   let liveModel: { runId: string; round: number; modelJson: string; weights: Buffer } | undefined;
 
   const getRun = (id: string): RunRow => {
@@ -49,42 +50,6 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     return run;
   };
   const who = (req: FastifyRequest) => ctx.identity(req)?.role ?? 'unknown';
-
-  // ---- session ----------------------------------------------------------------------------------
-
-  app.get('/api/health', { config: pub }, async () => ({
-    ok: true, version: VERSION, uptimeS: Math.round((Date.now() - started) / 1000), activeRunId: coord.runId ?? null,
-  }));
-
-  app.post<{ Body: { token: string } }>('/api/login', { config: pub, schema: { body: S.loginBody } }, async (req, reply) => {
-    if (!sameOrigin(req.headers)) throw new HttpError(403, 'cross-site login refused');
-    const role = ctx.auth.roleForToken(req.body.token);
-    if (!role) {
-      ctx.log.warn({ ip: req.ip }, 'dashboard login with a wrong token');
-      throw new HttpError(401, 'wrong token');
-    }
-    const s = ctx.auth.createSession(role);
-    reply.setCookie(SESSION_COOKIE, s.id, {
-      httpOnly: true, sameSite: 'strict', path: '/', secure: 'auto', maxAge: Math.floor(ctx.auth.sessionTtlMs / 1000),
-    });
-    ctx.log.info({ role, ip: req.ip }, 'dashboard login');
-    return { role, expiresAt: s.expiresAt };
-  });
-
-  app.post('/api/logout', { config: pub }, async (req, reply) => {
-    const sid = req.cookies[SESSION_COOKIE];
-    if (sid) {
-      ctx.auth.destroySession(sid);
-      ctx.live.dropSession(sid);
-    }
-    reply.clearCookie(SESSION_COOKIE, { path: '/' });
-    return { ok: true };
-  });
-
-  app.get('/api/session', { config: viewer }, async (req) => {
-    const id = ctx.identity(req)!;
-    return { role: id.role, via: id.via };
-  });
 
   // ---- read-only views --------------------------------------------------------------------------
 
@@ -176,16 +141,17 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   // ---- control ----------------------------------------------------------------------------------
 
-  app.post<{ Body: Partial<TrialConfig> }>('/api/runs', { config: admin, schema: { body: S.trialBody() } }, async (req, reply) => {
+  app.post<{ Body: Partial<TrialConfig> }>('/api/runs', { config: admin('run_created'), schema: { body: S.trialBody() } }, async (req, reply) => {
     const trial: TrialConfig = { ...DEFAULT_TRIAL, name: 'api-run', ...req.body };
     const run = coord.createRun(trial);
+    ctx.facts.note(req, { target: run.id, detail: trial.name });
     ctx.log.info({ runId: run.id, by: who(req) }, 'run created through the API');
     ctx.live.scheduleOverview();
     reply.code(201);
     return run;
   });
 
-  app.post<{ Params: IdParams }>('/api/runs/:id/start', { config: admin, schema: { params: S.runParams } }, async (req, reply) => {
+  app.post<{ Params: IdParams }>('/api/runs/:id/start', { config: admin('run_started'), schema: { params: S.runParams } }, async (req, reply) => {
     const run = getRun(req.params.id);
     const done = coord.startRun(run.id);
     done.then(
@@ -198,19 +164,19 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     return runView(coord, store.getRun(run.id)!);
   });
 
-  app.post<{ Params: IdParams }>('/api/runs/:id/pause', { config: admin, schema: { params: S.runParams } }, async (req) => {
+  app.post<{ Params: IdParams }>('/api/runs/:id/pause', { config: admin('run_paused'), schema: { params: S.runParams } }, async (req) => {
     activeRun(req.params.id);
     coord.pause();
     return runView(coord, getRun(req.params.id));
   });
 
-  app.post<{ Params: IdParams }>('/api/runs/:id/resume', { config: admin, schema: { params: S.runParams } }, async (req) => {
+  app.post<{ Params: IdParams }>('/api/runs/:id/resume', { config: admin('run_resumed'), schema: { params: S.runParams } }, async (req) => {
     activeRun(req.params.id);
     coord.resume();
     return runView(coord, getRun(req.params.id));
   });
 
-  app.post<{ Params: IdParams }>('/api/runs/:id/stop', { config: admin, schema: { params: S.runParams } }, async (req, reply) => {
+  app.post<{ Params: IdParams }>('/api/runs/:id/stop', { config: admin('run_stopped'), schema: { params: S.runParams } }, async (req, reply) => {
     activeRun(req.params.id);
     coord.requestStop();
     reply.code(202);
@@ -221,30 +187,32 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
    * An operator ends a run a coordinator left running or paused (it died) and
    * will not resume. Never the run this coordinator is driving: stop that one.
    */
-  app.post<{ Params: IdParams }>('/api/runs/:id/fail', { config: admin, schema: { params: S.runParams } }, async (req) => {
+  app.post<{ Params: IdParams }>('/api/runs/:id/fail', { config: admin('run_marked_failed'), schema: { params: S.runParams } }, async (req) => {
     const reason = S.optionalReason(req.body, `${DEFAULT_FAIL_REASON} through the API`);
     const run = getRun(req.params.id);
     if (coord.runId === run.id) {
       throw new HttpError(409, `run ${run.id} is in progress in this coordinator; stop it with POST /api/runs/${run.id}/stop instead`);
     }
     const failed = markRunFailed(store, run.id, reason, `the API (${who(req)})`).run;
+    ctx.facts.note(req, { detail: reason });
     ctx.log.warn({ runId: run.id, was: run.status, reason, by: who(req) }, 'run marked failed through the API');
     ctx.live.scheduleOverview();
     return runView(coord, failed);
   });
 
   app.post<{ Params: IdParams; Body: { c1: number; c2: number; i1: number; i2: number; reason?: string } }>(
-    '/api/runs/:id/plan', { config: admin, schema: { params: S.runParams, body: S.planBody } },
+    '/api/runs/:id/plan', { config: admin('plan_requested'), schema: { params: S.runParams, body: S.planBody } },
     async (req, reply) => {
       activeRun(req.params.id);
       const { c1, c2, i1, i2 } = req.body;
       coord.requestPlan({ c1, c2, i1, i2 }, req.body.reason ?? `manual plan by the operator`, { source: 'manual' });
+      ctx.facts.note(req, { detail: `cuts (${c1}, ${c2}), intervals (${i1}, ${i2})` });
       reply.code(202);
       return { requested: { c1, c2, i1, i2 }, appliesAfterRound: coord.currentRound ?? null, note: 'the next round syncs every tier; the plan applies after it' };
     },
   );
 
-  app.post<{ Params: IdParams }>('/api/runs/:id/replan', { config: admin, schema: { params: S.runParams } }, async (req, reply) => {
+  app.post<{ Params: IdParams }>('/api/runs/:id/replan', { config: admin('replan'), schema: { params: S.runParams } }, async (req, reply) => {
     const body = req.body as unknown;
     let reason = 'operator asked to re-plan';
     if (body !== undefined && body !== null) {
@@ -262,7 +230,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     return { result: result ?? null };
   });
 
-  app.delete<{ Params: IdParams }>('/api/nodes/:id', { config: admin, schema: { params: S.nodeParams } }, async (req, reply) => {
+  app.delete<{ Params: IdParams }>('/api/nodes/:id', { config: admin('node_removed'), schema: { params: S.nodeParams } }, async (req, reply) => {
     const id = req.params.id;
     coord.removeDevice(id);
     ctx.removed.add(id);

@@ -1,6 +1,6 @@
-import { MAX_BATCH_SIZE, NODE_ID_PATTERN } from '@hsfl/protocol';
+import { NODE_ID_PATTERN } from '@hsfl/protocol';
 import { listModels } from '@hsfl/runtime';
-import { DEFAULT_TRIAL } from '../config.js';
+import { DEFAULT_TRIAL, TRIAL_LIMITS, type TrialNumberField } from '../config.js';
 import { HttpError } from './http.js';
 
 /**
@@ -24,39 +24,33 @@ export const nodeParams = {
   properties: { id: { type: 'string', pattern: NODE_ID_PATTERN } },
 } as const;
 
+/** The JSON schema of one numeric trial field, from the shared TRIAL_LIMITS table. */
+function limitSchema(k: TrialNumberField): object {
+  const l: { integer: boolean; min: number; max: number; exclusiveMin?: boolean; exclusiveMax?: boolean } = TRIAL_LIMITS[k];
+  return {
+    type: l.integer ? 'integer' : 'number',
+    ...(l.exclusiveMin ? { exclusiveMinimum: l.min } : { minimum: l.min }),
+    ...(l.exclusiveMax ? { exclusiveMaximum: l.max } : { maximum: l.max }),
+  };
+}
+
 /**
  * A trial description (TrialConfig); omitted fields take the coordinator's
- * defaults. Fields listed here get exact types and ranges; any other field of
- * DEFAULT_TRIAL is accepted with the type of its default, and the
- * coordinator's own trial check has the last word.
+ * defaults. Every field has an exact type and, for numbers, a bounded range
+ * (TRIAL_LIMITS); the coordinator's own trial check has the last word (cuts
+ * against the model's size). A field of DEFAULT_TRIAL without a schema here
+ * is a programming error and fails at once rather than being accepted unchecked.
  */
 export function trialBody() {
-  const known: Record<string, object> = {
+  const properties: Record<string, object> = {
     name: { type: 'string', minLength: 1, maxLength: 200 },
     model: { type: 'string', enum: listModels() },
-    c1: int(0, 1000),
-    c2: int(0, 1000),
-    i1: int(1, 1000),
-    i2: int(1, 1000),
-    batchSize: int(1, MAX_BATCH_SIZE),
-    lr: { type: 'number', exclusiveMinimum: 0, maximum: 10 },
-    rounds: int(1, 10_000_000),
-    evalEvery: int(0, 10_000_000),
-    seed: int(0, 0xffffffff),
-    deadlineMs: int(100, 3_600_000),
     codec: { type: 'string', enum: ['raw', 'fp16', 'int8'] },
-    minEdges: int(1, 10_000),
-    minDevices: int(0, 1_000_000),
-    joinTimeoutMs: int(1, 7 * 24 * 3600 * 1000),
-    targetAccuracy: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+    planner: { type: 'string', enum: ['off', 'auto'] },
   };
-  const properties: Record<string, object> = { ...known };
-  for (const [k, v] of Object.entries(DEFAULT_TRIAL)) {
-    if (k in properties) continue;
-    if (typeof v === 'string') properties[k] = { type: 'string', maxLength: 200 };
-    else if (typeof v === 'number') properties[k] = { type: 'number' };
-    else if (typeof v === 'boolean') properties[k] = { type: 'boolean' };
-  }
+  for (const k of Object.keys(TRIAL_LIMITS) as TrialNumberField[]) properties[k] = limitSchema(k);
+  const missing = Object.keys(DEFAULT_TRIAL).filter((k) => !(k in properties));
+  if (missing.length) throw new Error(`trialBody has no schema for ${missing.join(', ')}`);
   return { type: 'object', additionalProperties: false, properties };
 }
 
@@ -97,6 +91,15 @@ export const eventsQuery = {
     limit: { type: 'string', pattern: '^[1-9][0-9]{0,4}$' },
     level: { type: 'string', enum: ['debug', 'info', 'warn', 'error'] },
     runId: { type: 'string', pattern: RUN_ID_PATTERN },
+  },
+} as const;
+
+export const auditQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    limit: { type: 'string', pattern: '^([1-9][0-9]{0,2}|1000)$' },
+    beforeId: { type: 'string', pattern: '^[1-9][0-9]{0,14}$' },
   },
 } as const;
 

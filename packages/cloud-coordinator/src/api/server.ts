@@ -8,13 +8,20 @@ import type { RequestListener, Server as HttpServer } from 'node:http';
 import type { LogLike } from '@hsfl/protocol';
 import { createLinkServer, type ServerCredential } from '@hsfl/tier-engine';
 import type { Coordinator } from '../coordinator.js';
-import { Auth, SESSION_COOKIE, allowed, type Access, type Role } from './auth.js';
-import { LiveFeed } from './live.js';
+import { Auth } from './auth.js';
+import { AuditTrail, registerAudit, type AuditOptions } from './audit.js';
+import { RequestFacts } from './facts.js';
+import { DEFAULT_RATE_LIMITS, checkRateLimits, isSecureRequest, liveGuard, registerGuard } from './guard.js';
+import { LIVE_PATH, LiveFeed } from './live.js';
 import { CoordinatorMetrics } from './metrics.js';
+import { TrustedProxies } from './proxy.js';
 import { registerRoutes } from './routes.js';
-import { HttpError, STATUS_TEXT, httpStatusOf, sameOrigin, type Identity } from './http.js';
+import { registerEnrollmentRoutes } from './enrollment-routes.js';
+import { registerSessionRoutes } from './session-routes.js';
+import { HttpError, STATUS_TEXT, httpStatusOf, sameOrigin } from './http.js';
 
 export { HttpError, sameOrigin, type Identity } from './http.js';
+export { DEFAULT_RATE_LIMITS, CSRF_HEADER } from './guard.js';
 
 export interface ApiOptions {
   coordinator: Coordinator;
@@ -30,6 +37,24 @@ export interface ApiOptions {
   /** prom-client's default process metrics (default true). */
   defaultMetrics?: boolean;
   sessionTtlMs?: number;
+  /** Browser sessions each principal (admin, viewer) may hold; a login beyond it ends that principal's oldest (default 50). */
+  sessionsPerRole?: number;
+  /**
+   * The server speaks TLS itself (an https server): session cookies get
+   * `Secure`, answers carry HSTS and the CSP upgrades insecure requests.
+   */
+  tls?: boolean;
+  /**
+   * Reverse proxies (IP addresses or CIDR blocks) whose X-Forwarded-For
+   * (client address, for rate limits and the audit trail) and
+   * X-Forwarded-Proto (https: `Secure` cookie, HSTS) are believed. Without
+   * it these headers are ignored.
+   */
+  trustedProxy?: readonly string[];
+  /** Requests per minute per client address: all (default 1000) and logins (default 10). */
+  rateLimit?: { perMinute?: number; loginPerMinute?: number };
+  /** Coalescing of refused requests in the audit trail. */
+  audit?: AuditOptions;
 }
 
 /** Where @hsfl/dashboard's built files are, or null when they are not built. */
@@ -80,8 +105,13 @@ export class OperationsApi {
   ) {}
 
   static async mount(app: FastifyInstance, o: ApiOptions): Promise<OperationsApi> {
-    const auth = new Auth(o.adminToken, o.viewerToken, o.sessionTtlMs);
-    const identities = new WeakMap<FastifyRequest, Identity>();
+    const auth = new Auth(o.adminToken, o.viewerToken, o.sessionTtlMs, o.sessionsPerRole);
+    const proxies = new TrustedProxies(o.trustedProxy ?? []);
+    const tls = o.tls === true;
+    const facts = new RequestFacts();
+    const trail = new AuditTrail(o.coordinator.store, o.log, o.audit);
+    // Checked before anything is attached, so that a bad option leaves nothing behind.
+    const rateLimit = checkRateLimits({ ...DEFAULT_RATE_LIMITS, ...o.rateLimit });
     const removed = new Set<string>();
     const onEvent = (e: { kind?: string; nodeId?: string | null }) => {
       if (e.kind === 'node_removed' && e.nodeId) removed.add(e.nodeId);
@@ -92,38 +122,10 @@ export class OperationsApi {
     await app.register(fastifyCookie);
     const live = new LiveFeed({
       http: app.server, coordinator: o.coordinator, auth, backend: o.backend, log: o.log, removed,
-      parseCookie: (h) => app.parseCookie(h), sameOrigin,
+      parseCookie: (h) => app.parseCookie(h), sameOrigin, ...liveGuard({ proxies, rateLimit, trail, log: o.log, path: LIVE_PATH }),
     });
-
-    app.addHook('onRequest', async (req, reply) => {
-      const cfg = req.routeOptions.config as { access?: Access };
-      const path = req.url.split('?')[0]!;
-      const access: Access = cfg.access ?? (path.startsWith('/api/') || path === '/api' ? 'viewer' : 'public');
-      const id = auth.identify(req.headers.authorization, req.cookies[SESSION_COOKIE]);
-      if (id) identities.set(req, id);
-      if (access === 'public') return;
-      if (!id) {
-        reply.header('WWW-Authenticate', 'Bearer realm="hsfl"');
-        throw new HttpError(401, 'authentication required: send "Authorization: Bearer <token>" or log in');
-      }
-      if (id.via === 'session' && !['GET', 'HEAD', 'OPTIONS'].includes(req.method) && !sameOrigin(req.headers)) {
-        throw new HttpError(403, 'cross-site request refused');
-      }
-      if (!allowed(id.role, access)) throw new HttpError(403, 'this needs the admin token; the viewer token is read-only');
-    });
-
-    app.addHook('onSend', async (req, reply, payload) => {
-      reply.header('X-Content-Type-Options', 'nosniff');
-      reply.header('Referrer-Policy', 'no-referrer');
-      reply.header('X-Frame-Options', 'DENY');
-      const type = String(reply.getHeader('content-type') ?? '');
-      if (type.startsWith('text/html')) {
-        reply.header('Content-Security-Policy',
-          "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
-      }
-      if (req.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('Cache-Control', 'no-store');
-      return payload;
-    });
+    await registerGuard(app, { auth, facts, proxies, tls, rateLimit });
+    registerAudit(app, trail, facts, o.log);
 
     app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
       const status = httpStatusOf(err);
@@ -132,12 +134,25 @@ export class OperationsApi {
         o.log.error({ err: err.message, stack: err.stack, url: req.url, method: req.method }, 'API request failed');
         if (status === 500) message = `internal error: ${err.message}`;
       }
+      const f = facts.get(req);
+      if (f) f.error = message;
       void reply.code(status).type('application/json; charset=utf-8').send({ statusCode: status, error: STATUS_TEXT[status] ?? 'Error', message });
     });
 
-    registerRoutes(app, {
-      coordinator: o.coordinator, auth, backend: o.backend, log: o.log, metrics, live, removed,
-      identity: (req) => identities.get(req),
+    const ctx = {
+      coordinator: o.coordinator, auth, backend: o.backend, log: o.log, metrics, live, removed, trail, facts,
+      identity: (req: FastifyRequest) => facts.identity(req),
+      secure: (req: FastifyRequest) => isSecureRequest(req, { tls, proxies }),
+    };
+    registerSessionRoutes(app, ctx);
+    registerRoutes(app, ctx);
+    registerEnrollmentRoutes(app, {
+      coordinator: o.coordinator,
+      actor: (req) => {
+        const f = facts.get(req);
+        return `${f?.identity?.role ?? 'anonymous'} (${f?.identity?.via ?? 'no credential'}) from ${f?.address ?? req.ip}`;
+      },
+      note: (req, target) => facts.note(req, { target }),
     });
 
     const dir = o.dashboardDir === undefined ? resolveDashboardDir() : o.dashboardDir;
@@ -146,7 +161,9 @@ export class OperationsApi {
         root: dir,
         prefix: '/',
         index: 'index.html',
-        wildcard: true,
+        // A route per built file, found at start (the files are fixed for the process's life): any other
+        // path goes to the not-found handler without the filesystem being consulted about it.
+        wildcard: false,
         setHeaders: (res, path) => {
           // Vite names assets by content hash; index.html must always be fresh.
           res.header('Cache-Control', path.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable');
@@ -163,13 +180,19 @@ export class OperationsApi {
       const path = req.url.split('?')[0]!;
       const wantsPage = req.method === 'GET' && !path.startsWith('/api/') && path !== '/metrics' && !path.startsWith('/live/') && !/\.[a-z0-9]+$/i.test(path);
       if (dir && wantsPage) return reply.type('text/html; charset=utf-8').sendFile('index.html');
-      throw new HttpError(404, `no route ${req.method} ${path}`);
+      // The path is the caller's: echoed only in part.
+      throw new HttpError(404, `no route ${req.method} ${path.length > 200 ? path.slice(0, 200) + '…' : path}`);
     });
 
     return new OperationsApi(app, auth, metrics, live, async () => {
       o.coordinator.off('event', onEvent);
       live.close();
       metrics.close();
+      try {
+        trail.close();
+      } catch (err) {
+        o.log.warn({ err: String(err) }, 'audit counts could not be written at close');
+      }
     });
   }
 

@@ -2,7 +2,7 @@
 // which certificate, and what the operator revoked. The link servers ask
 // `credentialValid` on every hello; edges get `revokedSerials`.
 import { StoreError } from './errors.js';
-import { CheckpointStore } from './checkpoint-store.js';
+import { AuditStore } from './audit-store.js';
 import * as v from './validate.js';
 
 export type EnrolledRole = 'device' | 'edge';
@@ -56,7 +56,7 @@ function serialOf(s: unknown): string {
   return serial;
 }
 
-export class EnrollmentStore extends CheckpointStore {
+export class EnrollmentStore extends AuditStore {
   /**
    * Enrolls a node with its first credential. An id taken by any role is
    * refused ('DUPLICATE_NODE'); a revoked id too ('REVOKED') unless `renew`,

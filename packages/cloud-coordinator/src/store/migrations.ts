@@ -156,6 +156,31 @@ CREATE TABLE sync_checkpoints (
   },
   {
     version: 3,
+    name: 'audit trail of operator actions',
+    // Who did what through the operations API, when, and how it ended. A
+    // refused request that repeats (wrong tokens, rate-limited floods) is one
+    // row whose \`count\` grows (the API coalesces per address and minute), so
+    // an attacker cannot fill the file. Not tied to a run: it outlives runs.
+    up: `
+CREATE TABLE audit (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  at         INTEGER NOT NULL,
+  last_at    INTEGER NOT NULL CHECK (last_at >= at),
+  count      INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1),
+  principal  TEXT    NOT NULL CHECK (principal IN ('admin','viewer','anonymous')),
+  via        TEXT    CHECK (via IS NULL OR via IN ('bearer','session','login')),
+  address    TEXT    NOT NULL CHECK (length(address) BETWEEN 1 AND 64),
+  action     TEXT    NOT NULL CHECK (length(action) BETWEEN 1 AND 64),
+  method     TEXT    NOT NULL CHECK (length(method) BETWEEN 1 AND 16),
+  route      TEXT    NOT NULL CHECK (length(route) BETWEEN 1 AND 200),
+  target     TEXT    CHECK (target IS NULL OR length(target) BETWEEN 1 AND 128),
+  status     INTEGER NOT NULL CHECK (status BETWEEN 100 AND 599),
+  detail     TEXT    CHECK (detail IS NULL OR length(detail) <= 500)
+) STRICT;
+`,
+  },
+  {
+    version: 4,
     name: 'enrolled nodes and their credentials',
     // Ids are unique across roles (one table, one primary key). A node row
     // outlives its credentials: renewing revokes the old certificate and adds

@@ -93,3 +93,31 @@ export interface CapacityRow {
   at: number;
   report: unknown;
 }
+
+export type AuditPrincipal = 'admin' | 'viewer' | 'anonymous';
+/** How the caller proved who it is: a bearer token, a session cookie, or the token in a login body. */
+export type AuditVia = 'bearer' | 'session' | 'login';
+export const AUDIT_PRINCIPALS: readonly AuditPrincipal[] = ['admin', 'viewer', 'anonymous'];
+export const AUDIT_VIAS: readonly AuditVia[] = ['bearer', 'session', 'login'];
+
+/** One operator action (or a run of identical refused attempts, `count` of them between `at` and `lastAt`). */
+export interface AuditRow {
+  id: number;
+  at: number;
+  lastAt: number;
+  count: number;
+  principal: AuditPrincipal;
+  via: AuditVia | null;
+  /** The client's address (the socket's, or the one a trusted proxy forwarded); '*' for many addresses folded together. */
+  address: string;
+  /** What was asked, e.g. run_created, run_stopped, node_removed, login, login_failed. */
+  action: string;
+  method: string;
+  /** The route pattern, e.g. /api/runs/:id/stop. */
+  route: string;
+  /** The run or node the action was about. */
+  target: string | null;
+  /** The HTTP status the API answered. */
+  status: number;
+  detail: string | null;
+}

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { api, ApiError } from '../api';
+import { api, ApiError, setCsrfToken } from '../api';
 import type { Role } from '../types';
 
 /** The login page: the operator pastes the admin or viewer token; the server answers with an httpOnly session cookie. */
@@ -13,10 +13,13 @@ export function Login({ onLoggedIn, notice }: { onLoggedIn: (role: Role) => void
     setBusy(true);
     setError(null);
     try {
-      const r = await api.post<{ role: Role }>('/api/login', { token: token.trim() });
+      const r = await api.post<{ role: Role; csrfToken: string }>('/api/login', { token: token.trim() });
+      setCsrfToken(r.csrfToken);
       onLoggedIn(r.role);
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? 'That token is not valid for this coordinator.' : err instanceof Error ? err.message : String(err));
+      setError(err instanceof ApiError && err.status === 401 ? 'That token is not valid for this coordinator.'
+        : err instanceof ApiError && err.status === 429 ? `Too many login attempts: ${err.message}`
+        : err instanceof Error ? err.message : String(err));
     } finally {
       setBusy(false);
     }
