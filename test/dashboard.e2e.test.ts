@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_TRIAL, defaultPkiDir } from '@hsfl/cloud-coordinator';
 import { LocalFederation } from '@hsfl/lab';
+import { checkNodeBundle } from '@hsfl/tier-engine';
 import { launchBrowser, artifactsDir, waitForAttr, attrNumber, type Browser } from './helpers/browser.js';
 import { chromiumTrustsCertificate, getJson } from './helpers/https-json.js';
 
@@ -176,6 +177,32 @@ describe('dashboard end to end in headless Chromium', function () {
     const r = await attrNumber(page, 'round-counter', 'data-round');
     await waitForAttr(page, 'round-counter', 'data-round', '>=', r + 3, 30000);
     await snap('device-removed');
+  });
+
+  it('enrolls a node (its bundle downloads) and revokes one (disconnected for good); both are audited', async () => {
+    const page = browser.page;
+    await page.getByTestId('enrolled-device-0-1').waitFor({ timeout: 15000 });
+    await page.getByTestId('enroll-role').selectOption('device');
+    await page.getByTestId('enroll-id').fill('pi-new');
+    await page.getByTestId('enroll-edge').fill('edge-0');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('enroll-submit').click()]);
+    assert.equal(download.suggestedFilename(), 'pi-new.hsfl.json');
+    const saved = join(dir, 'pi-new.hsfl.json');
+    await download.saveAs(saved);
+    const { bundle } = checkNodeBundle(JSON.parse(readFileSync(saved, 'utf8')));
+    assert.deepEqual([bundle.id, bundle.role, bundle.edge], ['pi-new', 'device', 'edge-0']);
+    await page.locator('[data-testid="enrolled-pi-new"][data-state="enrolled"]').waitFor({ timeout: 15000 });
+
+    await page.getByTestId('revoke-device-0-1').click();
+    await page.getByTestId('revoke-confirm-device-0-1').click();
+    await page.locator('[data-testid="enrolled-device-0-1"][data-state="revoked"]').waitFor({ timeout: 15000 });
+    assert.equal(await fed.devices.get('device-0-1')!.exited, 3);
+    await page.locator('[data-testid="event-row"][data-kind="node_revoked"]').first().waitFor({ timeout: 15000 });
+    const audit = await getJson(`${fed.dashboard!.url}api/audit`, caCert, { authorization: `Bearer ${fed.dashboard!.adminToken}` });
+    const rows = (audit.body as { entries: { action: string; target: string | null; principal: string }[] }).entries;
+    assert.ok(rows.some((r) => r.action === 'node_enrolled' && r.target === 'pi-new' && r.principal === 'admin'), JSON.stringify(rows).slice(0, 400));
+    assert.ok(rows.some((r) => r.action === 'node_revoked' && r.target === 'device-0-1' && r.principal === 'admin'));
+    await snap('enrollment');
   });
 
   it('stops the run from the dashboard', async () => {
