@@ -14,6 +14,8 @@ export type KnownErrorCode =
   | 'wrong_run' // header.runId is not the current run
   | 'wrong_plan' // header.planVersion is not the current plan
   | 'unauthorized' // bad join token
+  | 'duplicate_id' // the id is held by another connected node that answers
+  | 'rate_limited' // too many connection attempts from this address; retry later
   | 'limit' // a configured limit (elements, rank, count) exceeded
   | 'not_joined' // message before Hello/Welcome
   | 'internal'; // the handler failed for a reason that is not the peer's fault
