@@ -6,10 +6,9 @@ import {
   type LogLike, type MessageInitOf,
 } from '@hsfl/protocol';
 import { modelInfo, tierWeightShapes, type Dataset } from '@hsfl/runtime';
-import { SampleLedger, planMessageLimit, type ChildLink } from '@hsfl/tier-engine';
+import { SampleLedger, planMessageLimit, type ChildLink, type LinkLimits } from '@hsfl/tier-engine';
 import type { PlanResult } from '@hsfl/planner';
 import type { Store, RunRow } from './store/index.js';
-import type { CapacitySnapshot } from './planning.js';
 import { buildTopology } from './planning.js';
 import { planChangeProblems, trialProblems, type TrialConfig } from './config.js';
 import { Waker } from './waker.js';
@@ -19,6 +18,7 @@ import { Fleet, type EdgeInfo } from './fleet.js';
 import type { CloudRound } from './cloud-round.js';
 import { RunPlanner, initialPlannerState, type PlanDecision } from './run-planner.js';
 import { capacitySnapshot, measureCloud } from './capacity.js';
+import { CapacityBook } from './capacity-book.js';
 import { assembled, fromCheckpoint, initialSynced, toCheckpoint, topModelOf } from './checkpoints.js';
 import type { ActiveRun, LoopState, Plan, PlanChange, RunSummary, SyncedModel } from './run-state.js';
 
@@ -38,6 +38,12 @@ export interface CoordinatorOptions {
   maxBytes?: number;
   /** An existing HTTP server to attach to (the API and dashboard share it); one is created otherwise. */
   http?: HttpServer;
+  /** Most edges joined at once (default 256); bounds what is kept per edge. */
+  maxEdges?: number;
+  /** An edge connection that has not said hello by then is closed (default 5 s). */
+  helloTimeoutMs?: number;
+  /** Overrides of the edge port's limits (DEFAULT_LINK_LIMITS; docs/protocol.md, "Limits"). */
+  linkLimits?: Partial<LinkLimits>;
 }
 
 /**
@@ -62,8 +68,8 @@ export class Coordinator extends EventEmitter {
   private readonly waker = new Waker();
   /** The assembled model of the last run that ended, for inspection. */
   private lastGlobal?: Float32Array[];
-  /** Latest measured capacity of every node that reported, the cloud's own included. */
-  readonly capacity = new Map<string, CapacitySnapshot>();
+  /** Latest measured capacity of every node of the fleet (and of the last nodes that left), the cloud's own included. */
+  readonly capacity = new CapacityBook();
   port = 0;
 
   constructor(private readonly opts: CoordinatorOptions) {
@@ -72,8 +78,12 @@ export class Coordinator extends EventEmitter {
     this.fleet = new Fleet({
       token: opts.token, log: opts.log, mailbox: this.mailbox, store: opts.store, transportBytes: opts.maxBytes, totals: this.edgeBytes,
       maxBytes: () => planMessageLimit(this.active?.plan, opts.maxBytes ?? MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES),
+      maxEdges: opts.maxEdges, helloTimeoutMs: opts.helloTimeoutMs, linkLimits: opts.linkLimits,
       runId: () => this.active?.id,
       event: (level, kind, message, nodeId) => this.event(level, kind, message, nodeId ?? null),
+      onNodesLeft: (ids) => {
+        for (const id of ids) this.capacity.left(id);
+      },
       onEdgeJoin: (link) => {
         if (this.active) link.peer.send(EVENTS.welcome, this.welcome());
       },

@@ -6,6 +6,7 @@ import { Store } from './store/index.js';
 import { trialProblems, type TrialConfig } from './config.js';
 import { createLogger } from './log.js';
 import { markRunFailed } from './fail-run.js';
+import type { LinkLimits } from '@hsfl/tier-engine';
 
 export interface ServeOptions {
   host: string;
@@ -25,6 +26,10 @@ export interface ServeOptions {
   /** Operator tokens for the API and dashboard (admin: control, viewer: read-only); generated when absent. */
   adminToken?: string;
   viewerToken?: string;
+  /** Edge port: most edges, hello timeout, per-address limits (CoordinatorOptions). */
+  maxEdges?: number;
+  helloTimeoutMs?: number;
+  linkLimits?: Partial<LinkLimits>;
 }
 
 type Progress = Record<string, unknown> & { type: string };
@@ -64,6 +69,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   // One port for everything: the edges' socket.io, the REST API, the dashboard and /metrics.
   const served = await serveCoordinator({
     bindHost: o.host, port: o.port, token: o.token, store, testData: testDataFor, log, backend: backend.name, adminToken, viewerToken,
+    maxEdges: o.maxEdges, helloTimeoutMs: o.helloTimeoutMs, linkLimits: o.linkLimits,
     beforeListen: (coord) => {
       coord.on('round', (r: RoundResult & { testAccuracy?: number; wallMs: number; rounds: number }) => out({ type: 'round', ...r }));
       coord.on('topology', (edges) => out({ type: 'topology', edges }));
