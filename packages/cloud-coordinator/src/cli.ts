@@ -18,6 +18,8 @@ function refuseAsText(fn: () => string): void {
     process.exitCode = 1;
   }
 }
+import { DEFAULT_MAX_EDGES } from './fleet.js';
+import { DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_LINK_LIMITS, connectLimit } from '@hsfl/tier-engine';
 
 const d = DEFAULT_TRIAL;
 
@@ -71,8 +73,14 @@ await yargs(hideBin(process.argv))
       .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const, describe: 'tfjs backend' })
       .option('progress', { choices: ['text', 'jsonl', 'none'] as const, default: 'text' as const, describe: 'progress on stdout' })
       .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
+      .option('max-edges', { type: 'number', default: DEFAULT_MAX_EDGES, describe: 'most edges joined at once; one more is refused (limit)' })
+      .option('hello-timeout-ms', { type: 'number', default: DEFAULT_HELLO_TIMEOUT_MS, describe: 'close an edge connection that has not joined by then' })
+      .option('connect-limit', { type: 'number', default: DEFAULT_LINK_LIMITS.connectBurst, describe: 'connection attempts one address may make per 10 s on the edge port (raise it for many edges behind one NAT address)' })
       .check((a) => {
         if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be a whole number in [0, 65535] (got ${a.port})`);
+        for (const [flag, v] of [['--max-edges', a.maxEdges], ['--hello-timeout-ms', a.helloTimeoutMs], ['--connect-limit', a.connectLimit]] as [string, number][]) {
+          if (!Number.isInteger(v) || v < 1) throw new Error(`${flag} must be a whole number >= 1 (got ${v})`);
+        }
         return true;
       }),
     async (a) => {
@@ -82,8 +90,13 @@ await yargs(hideBin(process.argv))
         minEdges: a.minEdges, minDevices: a.minDevices, joinTimeoutMs: a.joinTimeoutMs, targetAccuracy: a.targetAccuracy,
         planner: a.planner, warmupRounds: a.warmupRounds, replanThreshold: a.replanThreshold,
       };
-      process.exitCode = await serve({ host: a.host, port: a.port, token: a.token, insecure: a.insecure, pkiDir: a.pkiDir ?? defaultPkiDir(a.db), san: a.san.map(String), db: a.db, backend: a.backend, progress: a.progress, logLevel: a.logLevel, start: a.start, stay: a.stay, resume: a.resume, trial, adminToken: a.adminToken, viewerToken: a.viewerToken,
-        trustedProxy: a.trustedProxy.flatMap((p) => String(p).split(',')).map((p) => p.trim()).filter(Boolean), rateLimit: { perMinute: a.apiRateLimit, loginPerMinute: a.loginRateLimit } });
+      process.exitCode = await serve({
+        host: a.host, port: a.port, token: a.token, insecure: a.insecure, pkiDir: a.pkiDir ?? defaultPkiDir(a.db), san: a.san.map(String),
+        db: a.db, backend: a.backend, progress: a.progress, logLevel: a.logLevel, start: a.start, stay: a.stay, resume: a.resume,
+        trial, adminToken: a.adminToken, viewerToken: a.viewerToken,
+        trustedProxy: a.trustedProxy.flatMap((p) => String(p).split(',')).map((p) => p.trim()).filter(Boolean), rateLimit: { perMinute: a.apiRateLimit, loginPerMinute: a.loginRateLimit },
+        maxEdges: a.maxEdges, helloTimeoutMs: a.helloTimeoutMs, linkLimits: connectLimit(a.connectLimit),
+      });
     },
   )
   .command('plan', 'print the plan the planner chooses, its predicted time breakdown and the runners-up', (y) => y

@@ -6,10 +6,9 @@ import {
   type LogLike, type MessageInitOf,
 } from '@hsfl/protocol';
 import { modelInfo, tierWeightShapes, type Dataset } from '@hsfl/runtime';
-import { SampleLedger, createLinkServer, planMessageLimit, type ChildLink } from '@hsfl/tier-engine';
+import { SampleLedger, createLinkServer, planMessageLimit, type ChildLink, type LinkLimits } from '@hsfl/tier-engine';
 import type { PlanResult } from '@hsfl/planner';
 import type { Store, RunRow } from './store/index.js';
-import type { CapacitySnapshot } from './planning.js';
 import { buildTopology } from './planning.js';
 import { planChangeProblems, trialProblems, type TrialConfig } from './config.js';
 import { Waker } from './waker.js';
@@ -20,6 +19,7 @@ import { Enrollment, type CoordinatorPki } from './enrollment.js';
 import type { CloudRound } from './cloud-round.js';
 import { RunPlanner, initialPlannerState, type PlanDecision } from './run-planner.js';
 import { capacitySnapshot, measureCloud } from './capacity.js';
+import { CapacityBook } from './capacity-book.js';
 import { assembled, fromCheckpoint, initialSynced, toCheckpoint, topModelOf } from './checkpoints.js';
 import type { ActiveRun, LoopState, Plan, PlanChange, RunSummary, SyncedModel } from './run-state.js';
 
@@ -42,6 +42,12 @@ export interface CoordinatorOptions {
   maxBytes?: number;
   /** An existing HTTP server to attach to (the API and dashboard share it); one is created otherwise. */
   http?: HttpServer;
+  /** Most edges joined at once (default 256); bounds what is kept per edge. */
+  maxEdges?: number;
+  /** An edge connection that has not said hello by then is closed (default 5 s). */
+  helloTimeoutMs?: number;
+  /** Overrides of the edge port's limits (DEFAULT_LINK_LIMITS; docs/protocol.md, "Limits"). */
+  linkLimits?: Partial<LinkLimits>;
 }
 
 /**
@@ -66,8 +72,8 @@ export class Coordinator extends EventEmitter {
   private readonly waker = new Waker();
   /** The assembled model of the last run that ended, for inspection. */
   private lastGlobal?: Float32Array[];
-  /** Latest measured capacity of every node that reported, the cloud's own included. */
-  readonly capacity = new Map<string, CapacitySnapshot>();
+  /** Latest measured capacity of every node of the fleet (and of the last nodes that left), the cloud's own included. */
+  readonly capacity = new CapacityBook();
   /** Node identity under TLS (absent in insecure mode). */
   readonly enrollment?: Enrollment;
   port = 0;
@@ -86,8 +92,12 @@ export class Coordinator extends EventEmitter {
     this.fleet = new Fleet({
       token: opts.token, authenticate: enrollment && ((hello, socket) => enrollment.authenticateEdge(hello, socket)), log: opts.log, mailbox: this.mailbox, store: opts.store, transportBytes: opts.maxBytes, totals: this.edgeBytes,
       maxBytes: () => planMessageLimit(this.active?.plan, opts.maxBytes ?? MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES),
+      maxEdges: opts.maxEdges, helloTimeoutMs: opts.helloTimeoutMs, linkLimits: opts.linkLimits,
       runId: () => this.active?.id,
       event: (level, kind, message, nodeId) => this.event(level, kind, message, nodeId ?? null),
+      onNodesLeft: (ids) => {
+        for (const id of ids) this.capacity.left(id);
+      },
       onEdgeJoin: (link) => {
         // Before anything else: an edge admits devices only once it knows who is revoked.
         if (enrollment) link.peer.send(EVENTS.revocations, { serials: enrollment.revokedSerials() });

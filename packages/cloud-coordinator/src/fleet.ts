@@ -5,7 +5,7 @@ import {
   EVENTS, ProtocolError, checkNodeId, CLOUD_ID, MAX_DEVICES_PER_EDGE, Role,
   type ByteTotals, type LogLike, type Mailbox, type MessageOf,
 } from '@hsfl/protocol';
-import { ChildLinks, type ChildLink, type ChildLinksOptions } from '@hsfl/tier-engine';
+import { ChildLinks, MAX_REMOVED_IDS, addBounded, type ChildLink, type ChildLinksOptions, type LinkLimits, type RefusalReport } from '@hsfl/tier-engine';
 import type { Store } from './store/index.js';
 
 export interface DeviceInfo {
@@ -40,21 +40,49 @@ export interface FleetOptions {
   onEdgeLeave: (link: ChildLink, reason: string) => void;
   /** Anything in the topology changed. */
   onChange: () => void;
+  /** Nodes (an edge, or its devices) left the fleet. */
+  onNodesLeft?: (ids: string[]) => void;
+  /** Most edges joined at once (default DEFAULT_MAX_EDGES); one more is refused with 'limit'. */
+  maxEdges?: number;
+  /** A connection that has not said hello by then is closed (default 5 s). */
+  helloTimeoutMs?: number;
+  /** Overrides of the edge port's limits (DEFAULT_LINK_LIMITS; docs/protocol.md, "Limits"). */
+  linkLimits?: Partial<LinkLimits>;
+}
+
+/**
+ * Default most edges one coordinator serves: it bounds what the coordinator
+ * keeps per edge (links, device lists, capacity reports) together with
+ * MAX_DEVICES_PER_EDGE.
+ */
+export const DEFAULT_MAX_EDGES = 256;
+
+/** The store event for a refusal report: one line with the counts by kind and the busiest sources. */
+export function refusalEventText(r: RefusalReport): string {
+  const kinds = Object.entries(r.byKind).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} x${n}`).join(', ');
+  const top = r.top.slice(0, 3).map((t) => `${t.source} (${t.kind} x${t.count})`).join(', ');
+  return `refused ${r.total} edge connection${r.total === 1 ? '' : 's'} in the last ${Math.round(r.intervalMs / 1000)} s: ${kinds}; busiest: ${top}`;
 }
 
 export class Fleet {
   readonly links: ChildLinks;
   private readonly devices = new Map<string, Map<string, DeviceInfo>>();
-  /** Devices the operator removed from the run in progress: their leaving is not a disconnect. */
+  /** Devices the operator removed from the run in progress (the latest MAX_REMOVED_IDS): their leaving is not a disconnect. */
   private readonly removed = new Set<string>();
+  readonly maxEdges: number;
 
   constructor(private readonly o: FleetOptions) {
+    this.maxEdges = o.maxEdges ?? DEFAULT_MAX_EDGES;
     this.links = new ChildLinks({
       childName: 'edge', role: Role.ROLE_EDGE, token: o.token, authenticate: o.authenticate, log: o.log, mailbox: o.mailbox,
       maxBytes: o.maxBytes, transportBytes: o.transportBytes, totals: o.totals,
-      admit: (hello) => {
+      helloTimeoutMs: o.helloTimeoutMs, limits: o.linkLimits,
+      // At most one stored event per interval, however many connections were refused.
+      onRefusals: (r) => o.event('warn', 'join_refused', refusalEventText(r)),
+      admit: (hello, replacing) => {
         // Ids are unique across tiers: an edge may not take a device's id.
         if (this.edgeOfDevice(hello.nodeId) !== undefined) throw new ProtocolError('duplicate_id', `${hello.nodeId} is a device's id`);
+        if (!replacing && this.links.all.size >= this.maxEdges) throw new ProtocolError('limit', `this coordinator already serves ${this.maxEdges} edges`);
       },
       onJoin: (link) => {
         this.devices.set(link.id, new Map());
@@ -71,7 +99,8 @@ export class Fleet {
           o.store.setNodeStatus(runId, link.id, 'disconnected');
           for (const id of devs?.keys() ?? []) o.store.setNodeStatus(runId, id, 'disconnected');
         }
-        o.event('warn', 'node_left', `edge ${link.id} left: ${reason}`, link.id);
+        o.event('warn', 'node_left', `edge ${link.id} left: ${reason.slice(0, 200)}`, link.id);
+        o.onNodesLeft?.([link.id, ...(devs?.keys() ?? [])]);
         o.onEdgeLeave(link, reason);
         o.onChange();
       },
@@ -96,7 +125,7 @@ export class Fleet {
 
   /** Records that the operator removed a device (its status stays 'removed' when it leaves). */
   markRemoved(deviceId: string): void {
-    this.removed.add(deviceId);
+    addBounded(this.removed, deviceId, MAX_REMOVED_IDS);
     const runId = this.o.runId();
     if (runId) this.o.store.setNodeStatus(runId, deviceId, 'removed');
   }
@@ -150,6 +179,7 @@ export class Fleet {
       if (!devs.delete(id)) return;
       if (runId && !this.removed.has(id)) this.o.store.setNodeStatus(runId, id, 'disconnected');
       this.o.event('warn', 'node_left', `device ${id} left edge ${link.id}: ${m.reason.slice(0, 200)}`, id);
+      this.o.onNodesLeft?.([id]);
     }
     this.o.onChange();
   }

@@ -8,3 +8,5 @@ export { CoordinatorError, type CoordinatorErrorCode } from './errors.js';
 export * from './pki/index.js';
 export { Enrollment, type CoordinatorPki } from './enrollment.js';
 export { defaultPkiDir, listNodes, type NodeListing } from './node-commands.js';
+export { CapacityBook, DEFAULT_DEPARTED_REPORTS_KEPT } from './capacity-book.js';
+export { DEFAULT_MAX_EDGES, refusalEventText } from './fleet.js';

@@ -201,6 +201,10 @@ export class RunDriver {
       return await r.done;
     } finally {
       this.h.setRound(undefined);
+      // Keyed by edge ids: only edges still joined keep counting (bounded by the fleet).
+      const joined = (id: string) => this.h.fleet.edge(id) !== undefined;
+      a.deviceSamples.retain(joined);
+      a.edgeSamples.retain(joined);
     }
   }
 

@@ -7,7 +7,7 @@ import { Store } from './store/index.js';
 import { trialProblems, type TrialConfig } from './config.js';
 import { createLogger } from './log.js';
 import { markRunFailed } from './fail-run.js';
-import { INSECURE_WARNING } from '@hsfl/tier-engine';
+import { INSECURE_WARNING, type LinkLimits } from '@hsfl/tier-engine';
 import { ProjectCa, serverCredential, defaultServerHosts } from './pki/index.js';
 import type { CoordinatorPki } from './enrollment.js';
 
@@ -40,6 +40,10 @@ export interface ServeOptions {
   trustedProxy?: string[];
   /** Requests per minute per client address (ApiOptions.rateLimit). */
   rateLimit?: { perMinute?: number; loginPerMinute?: number };
+  /** Edge port: most edges, hello timeout, per-address limits (CoordinatorOptions). */
+  maxEdges?: number;
+  helloTimeoutMs?: number;
+  linkLimits?: Partial<LinkLimits>;
 }
 
 type Progress = Record<string, unknown> & { type: string };
@@ -88,6 +92,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   const served = await serveCoordinator({
     bindHost: o.host, port: o.port, token: o.token ?? '', pki, store, testData: testDataFor, log, backend: backend.name, adminToken, viewerToken,
     trustedProxy: o.trustedProxy, rateLimit: o.rateLimit, tls: pki !== undefined,
+    maxEdges: o.maxEdges, helloTimeoutMs: o.helloTimeoutMs, linkLimits: o.linkLimits,
     beforeListen: (coord) => {
       coord.on('round', (r: RoundResult & { testAccuracy?: number; wallMs: number; rounds: number }) => out({ type: 'round', ...r }));
       coord.on('topology', (edges) => out({ type: 'topology', edges }));

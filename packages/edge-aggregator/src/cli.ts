@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { exitOnSignals, resolveNodeSecurity, type NodeSecurity } from '@hsfl/tier-engine';
+import { DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_LINK_LIMITS, connectLimit, exitOnSignals, resolveNodeSecurity, type NodeSecurity } from '@hsfl/tier-engine';
 import { checkNodeId } from '@hsfl/protocol';
 import { initBackend } from '@hsfl/runtime';
 import { EdgeAggregator } from './edge.js';
@@ -25,7 +25,12 @@ const argv = yargs(hideBin(process.argv))
   .option('progress', { choices: ['text', 'jsonl', 'none'] as const, default: 'text' as const, describe: 'progress on stdout' })
   .option('exit-after-run', { type: 'boolean', default: false, describe: 'exit when the run ends instead of waiting for the next one' })
   .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as const })
+  .option('hello-timeout-ms', { type: 'number', default: DEFAULT_HELLO_TIMEOUT_MS, describe: 'close a device connection that has not joined by then' })
+  .option('connect-limit', { type: 'number', default: DEFAULT_LINK_LIMITS.connectBurst, describe: 'connection attempts one address may make per 10 s on the device port (raise it for many devices behind one NAT address)' })
   .check((a) => {
+    for (const [flag, v] of [['--hello-timeout-ms', a.helloTimeoutMs], ['--connect-limit', a.connectLimit]] as [string, number][]) {
+      if (!Number.isInteger(v) || v < 1) throw new Error(`${flag} must be a whole number >= 1 (got ${v})`);
+    }
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be a whole number in [0, 65535] (got ${a.port})`);
     if (a.id !== undefined) checkNodeId(a.id, '--id'); // also refuses the coordinator's reserved id
     if (a.deviceToken !== undefined && !a.insecure) throw new Error('--device-token is for --insecure only');
@@ -55,6 +60,7 @@ async function main(): Promise<void> {
   const edge = new EdgeAggregator({
     id: edgeId, cloudUrl: security.url, token: security.token, deviceToken: argv.deviceToken ?? security.token, bundle: security.bundle,
     bindHost: argv.host, port: argv.port, backend: backend.name, host: hostname(), log,
+    helloTimeoutMs: argv.helloTimeoutMs, linkLimits: connectLimit(argv.connectLimit),
   });
   const port = await edge.start();
   if (argv.progress === 'jsonl') process.stdout.write(JSON.stringify({ type: 'listening', id: edgeId, port }) + '\n');

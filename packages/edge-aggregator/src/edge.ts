@@ -2,16 +2,16 @@ import { EventEmitter } from 'node:events';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  EVENTS, Mailbox, ProtocolError, checkHeader, checkLabels, checkWeights, checkCapacityFigures, encodeTensor, expectTensor,
+  EVENTS, Mailbox, ProtocolError, checkHeader, checkLabels, checkNodeId, checkWeights, checkCapacityFigures, encodeTensor, expectTensor,
   MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES, MAX_DEVICES_PER_EDGE, CLOUD_ID, Role, Tier, codecName,
   type ByteTotals, type LogLike, type MessageOf, type Plan,
 } from '@hsfl/protocol';
 import { modelInfo, tierWeightShapes } from '@hsfl/runtime';
 import {
-  ChildLinks, ParentLink, RoundBarrier, Deadline, TierModel, CapacityReporter, SampleLedger,
-  aggregatorFor, checkPlan, checkCapacityRequest, checkRoundDone, concatSlices, splitBySlices, planMessageLimit, headerFor,
+  ChildLinks, ParentLink, RoundBarrier, Deadline, TierModel, CapacityReporter, SampleLedger, MAX_REMOVED_IDS,
+  addBounded, aggregatorFor, checkPlan, checkCapacityRequest, checkRoundDone, concatSlices, splitBySlices, planMessageLimit, headerFor,
   createLinkServer, clientTlsOptions, tlsSocketOf, verifyChildCertificate, normalSerial,
-  type ChildLink, type ChildLinksOptions, type Hello, type NodeBundle, type Part, type RoundReport, type Slice,
+  type ChildLink, type ChildLinksOptions, type Hello, type LinkLimits, type NodeBundle, type Part, type RoundReport, type Slice,
 } from '@hsfl/tier-engine';
 import { combineGradSq } from './grad-stats.js';
 
@@ -36,6 +36,10 @@ export interface EdgeOptions {
   log: LogLike;
   /** Transport-level cap (socket.io maxHttpBufferSize); see docs/protocol.md. */
   maxBytes?: number;
+  /** A device connection that has not said hello by then is closed (default 5 s). */
+  helloTimeoutMs?: number;
+  /** Overrides of the device port's limits (DEFAULT_LINK_LIMITS; docs/protocol.md, "Limits"). */
+  linkLimits?: Partial<LinkLimits>;
 }
 
 interface EdgeRound {
@@ -65,7 +69,7 @@ export class EdgeAggregator extends EventEmitter {
   private readonly children: ChildLinks;
   private parent?: ParentLink;
   private capacity?: CapacityReporter;
-  /** Devices the operator removed from the current run. */
+  /** Devices the operator removed from the current run (the latest MAX_REMOVED_IDS). */
   private readonly removed = new Set<string>();
   /** Serials of revoked device certificates, as the cloud last sent them (TLS); undefined until it has. */
   private revoked?: Set<string>;
@@ -90,6 +94,7 @@ export class EdgeAggregator extends EventEmitter {
       childName: 'device', role: Role.ROLE_DEVICE, token: opts.deviceToken ?? opts.token, log: opts.log, mailbox: this.mailbox,
       authenticate: opts.bundle && ((hello, socket) => this.authenticateDevice(hello, socket)),
       maxBytes: () => this.messageLimit(), transportBytes: opts.maxBytes, totals: this.deviceBytes,
+      helloTimeoutMs: opts.helloTimeoutMs, limits: opts.linkLimits,
       admit: (hello, replacing) => this.admit(hello.nodeId, replacing),
       onJoin: (link) => this.onDeviceJoin(link),
       onLeave: (link, reason) => this.onDeviceLeave(link, reason),
@@ -290,7 +295,8 @@ export class EdgeAggregator extends EventEmitter {
   /** The cloud removes a device (operator action): it is told so for good and kept out for the rest of the run. */
   private onCloudNodeStatus(m: MessageOf<typeof EVENTS.nodeStatus>): void {
     if (m.connected) throw new ProtocolError('malformed', 'the cloud only sends removals');
-    this.removed.add(m.nodeId);
+    checkNodeId(m.nodeId, 'device id');
+    addBounded(this.removed, m.nodeId, MAX_REMOVED_IDS);
     const link = this.children.get(m.nodeId);
     if (!link) return;
     this.opts.log.warn({ device: m.nodeId, reason: m.reason }, 'device removed by the cloud');
@@ -316,6 +322,8 @@ export class EdgeAggregator extends EventEmitter {
     this.opts.log.warn({ device: link.id, reason }, 'device left');
     this.reportDevice(link, false, reason);
     const r = this.round;
+    // Between rounds its samples are forgotten now; a round in progress still weighs what it sent (finishRound prunes).
+    if (!r || r.barrier.phase === 'done') this.pruneSamples();
     if (!r) return;
     r.barrier.drop(link.id);
     this.progress(r);
@@ -448,6 +456,12 @@ export class EdgeAggregator extends EventEmitter {
       late: [...r.barrier.late].sort(), gradSqStart: gradSq.start, gradSq: gradSq.values,
     });
     if (r.barrier.late.size) this.opts.log.warn({ round: r.barrier.round, late: [...r.barrier.late] }, 'devices missed the round');
+    this.pruneSamples();
+  }
+
+  /** Keeps the sample ledger to the devices joined now (keyed by ids devices choose, so bounded by who is here). */
+  private pruneSamples(): void {
+    this.deviceSamples.retain((id) => this.children.get(id) !== undefined);
   }
 
   private sitOut(r: EdgeRound, why: string): void {

@@ -18,6 +18,8 @@ export type KnownErrorCode =
   | 'wrong_role' // the certificate (or hello) is of another role than this server serves
   | 'wrong_edge' // a device enrolled for another edge
   | 'revoked' // the node's credential was revoked by the operator
+  | 'duplicate_id' // the id is held by another connected node that answers
+  | 'rate_limited' // too many connection attempts from this address; retry later
   | 'limit' // a configured limit (elements, rank, count) exceeded
   | 'not_joined' // message before Hello/Welcome
   | 'internal'; // the handler failed for a reason that is not the peer's fault

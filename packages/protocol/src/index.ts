@@ -26,5 +26,11 @@ export {
   Peer, Mailbox, errorReplyFor,
   type PeerOptions, type LogLike, type ByteTotals, type SocketLike,
 } from './peer.js';
-export { LinkProber, answerProbes, MAX_PROBE_BYTES, type LinkMeasurement } from './probe.js';
+export {
+  LinkProber, answerProbes, ProbeAllowance, MAX_PROBE_BYTES, DEFAULT_PROBE_BUDGET,
+  type LinkMeasurement, type ProbeBudget, type ProbeGate, type ProbeDrop,
+} from './probe.js';
+export { TokenBucket } from './token-bucket.js';
+export { LogCoalescer, clip, type CoalescerOptions, type CoalescedCount } from './coalesce.js';
+export { sameSecret } from './secret.js';
 export { NODE_ID_PATTERN, CLOUD_ID, MAX_BATCH_SIZE, isNodeId, checkNodeId, isBatchSize, checkBatchSize } from './identity.js';

@@ -86,6 +86,18 @@ export interface PeerOptions {
   maxBytes?: () => number;
   /** Counters to add the bytes of every message sent and received to. */
   totals?: ByteTotals;
+  /**
+   * Whether a rejection (by its code) is logged in full; false: the owner
+   * only counts it and logs the count later (a server coalescing a flood of
+   * bad messages, see LogCoalescer). Default: every rejection is logged.
+   */
+  logsRejection?: (code: string) => boolean;
+  /**
+   * Whether an error reply may be sent now; false drops it (the other end
+   * is not reading what it is sent, and replies would pile up here).
+   * Default: always.
+   */
+  mayReply?: () => boolean;
 }
 
 type Handler<E extends EventName> = (m: MessageOf<E>) => void | Promise<void>;
@@ -160,14 +172,17 @@ export class Peer {
     return this;
   }
 
-  /** Logs a rejected message and sends the ErrorReply. */
+  /** Logs a rejected message (or leaves it to the owner's count) and sends the ErrorReply. */
   reject(err: unknown, event: string, header: HeaderInit | null, size = 0): void {
     const reply = errorReplyFor(err, event, header);
-    if (err instanceof ProtocolError) {
-      this.opts.log.warn({ peer: this.opts.name, event, code: reply.code, round: header?.round, bytes: size, err: reply.message }, 'message rejected');
-    } else {
-      this.opts.log.error({ peer: this.opts.name, event, err: String(err), stack: (err as Error)?.stack }, 'message handler failed');
+    if (this.opts.logsRejection?.(reply.code) ?? true) {
+      if (err instanceof ProtocolError) {
+        this.opts.log.warn({ peer: this.opts.name, event, code: reply.code, round: header?.round, bytes: size, err: reply.message }, 'message rejected');
+      } else {
+        this.opts.log.error({ peer: this.opts.name, event, err: String(err), stack: (err as Error)?.stack }, 'message handler failed');
+      }
     }
+    if (this.opts.mayReply && !this.opts.mayReply()) return;
     try {
       this.send(EVENTS.error, reply);
     } catch (sendErr) {

@@ -45,6 +45,21 @@ export class SampleLedger {
     this.seen.clear();
   }
 
+  /**
+   * Forgets the children `keep` rejects. A child that left and rejoins is
+   * welcomed with the last average, so what it trained before leaving no
+   * longer counts; pruning after each round bounds the ledger by the
+   * children joined (plus those of the round just ended).
+   */
+  retain(keep: (id: string) => boolean): void {
+    for (const id of this.seen.keys()) if (!keep(id)) this.seen.delete(id);
+  }
+
+  /** Children with samples recorded. */
+  get size(): number {
+    return this.seen.size;
+  }
+
   toJSON(): Record<string, number> {
     return Object.fromEntries(this.seen);
   }
