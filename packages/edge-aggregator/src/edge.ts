@@ -10,10 +10,11 @@ import { modelInfo, tierWeightShapes } from '@hsfl/runtime';
 import {
   ChildLinks, ParentLink, RoundBarrier, Deadline, TierModel, CapacityReporter, SampleLedger, MAX_REMOVED_IDS,
   addBounded, aggregatorFor, checkPlan, checkCapacityRequest, checkRoundDone, concatSlices, splitBySlices, planMessageLimit, headerFor,
-  createLinkServer, clientTlsOptions, tlsSocketOf, verifyChildCertificate, normalSerial,
-  type ChildLink, type ChildLinksOptions, type Hello, type LinkLimits, type NodeBundle, type Part, type RoundReport, type Slice,
+  createLinkServer, clientTlsOptions,
+  type ChildLink, type LinkLimits, type NodeBundle, type Part, type RoundReport, type Slice,
 } from '@hsfl/tier-engine';
 import { combineGradSq } from './grad-stats.js';
+import { DeviceAdmission } from './device-admission.js';
 
 export interface EdgeOptions {
   id: string;
@@ -71,8 +72,8 @@ export class EdgeAggregator extends EventEmitter {
   private capacity?: CapacityReporter;
   /** Devices the operator removed from the current run (the latest MAX_REMOVED_IDS). */
   private readonly removed = new Set<string>();
-  /** Serials of revoked device certificates, as the cloud last sent them (TLS); undefined until it has. */
-  private revoked?: Set<string>;
+  /** Under TLS: which devices may join (certificates, the coordinator's revocation list). */
+  private readonly admission?: DeviceAdmission;
   private plan?: Plan;
   private model?: TierModel;
   private deviceWeights: Float32Array[] = [];
@@ -90,9 +91,10 @@ export class EdgeAggregator extends EventEmitter {
     this.mailbox = new Mailbox((err) => opts.log.error({ err: String(err), stack: (err as Error)?.stack }, 'edge task failed'));
     if (!opts.bundle && opts.token === undefined) throw new Error('an edge needs its enrollment bundle (TLS) or, insecure, a join token');
     if (opts.bundle && opts.bundle.id !== opts.id) throw new Error(`the bundle is for ${opts.bundle.id}, not ${opts.id}`);
+    if (opts.bundle) this.admission = new DeviceAdmission(opts.id);
     this.children = new ChildLinks({
       childName: 'device', role: Role.ROLE_DEVICE, token: opts.deviceToken ?? opts.token, log: opts.log, mailbox: this.mailbox,
-      authenticate: opts.bundle && ((hello, socket) => this.authenticateDevice(hello, socket)),
+      authenticate: opts.bundle && ((hello, socket) => this.admission!.authenticate(hello, socket)),
       maxBytes: () => this.messageLimit(), transportBytes: opts.maxBytes, totals: this.deviceBytes,
       helloTimeoutMs: opts.helloTimeoutMs, limits: opts.linkLimits,
       admit: (hello, replacing) => this.admit(hello.nodeId, replacing),
@@ -147,20 +149,9 @@ export class EdgeAggregator extends EventEmitter {
 
   // ---- device identity (TLS) ----------------------------------------------
 
-  /** A device proves its id with its certificate; until the cloud has sent its revocation list nobody is admitted. */
-  private authenticateDevice(hello: Hello, socket: Parameters<NonNullable<ChildLinksOptions['authenticate']>>[1]): { id: string; serial: string } {
-    const revoked = this.revoked;
-    if (!revoked) throw new ProtocolError('unavailable', 'this edge has not heard from the coordinator yet; try again shortly');
-    const tls = tlsSocketOf(socket);
-    return verifyChildCertificate({
-      authorized: tls?.authorized ?? false, authorizationError: tls?.authorizationError, cert: tls?.getPeerCertificate(),
-      helloId: hello.nodeId, expectRole: 'device', serverId: this.opts.id, isRevoked: (serial) => revoked.has(serial),
-    });
-  }
-
   private onRevocations(serials: string[]): void {
-    this.revoked = new Set(serials.map(normalSerial));
-    const gone = this.children.sendAwayRevoked(this.revoked, 'this device\'s credential was revoked by the operator');
+    if (!this.admission) throw new ProtocolError('malformed', 'this edge runs --insecure: it has no revocation list');
+    const gone = this.children.sendAwayRevoked(this.admission.update(serials), 'this device\'s credential was revoked by the operator');
     for (const id of gone) this.opts.log.warn({ device: id }, `device ${id} disconnected: its credential was revoked`);
   }
 
