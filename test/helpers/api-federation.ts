@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '@hsfl/cloud-coordinator';
@@ -80,11 +81,16 @@ export interface Reply {
   text: string;
 }
 
-/** One HTTP request; `auth` is a token (Bearer), a cookie header ({ cookie }) or nothing. */
-export async function http(
-  base: string, method: string, path: string,
-  o: { auth?: string | { cookie: string }; body?: unknown; rawBody?: string; contentType?: string; headers?: Record<string, string> } = {},
-): Promise<Reply> {
+export interface RequestOptions {
+  auth?: string | { cookie: string };
+  body?: unknown;
+  rawBody?: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+/** The headers and body of a request, from its options. */
+function prepare(o: RequestOptions): { headers: Record<string, string>; body: string | undefined } {
   const headers: Record<string, string> = { ...(o.headers ?? {}) };
   if (typeof o.auth === 'string') headers.authorization = `Bearer ${o.auth}`;
   else if (o.auth) headers.cookie = o.auth.cookie;
@@ -96,13 +102,48 @@ export async function http(
     body = JSON.stringify(o.body);
     headers['content-type'] = o.contentType ?? 'application/json';
   }
-  const res = await fetch(base + path, { method, headers, body });
-  const text = await res.text();
+  return { headers, body };
+}
+
+function reply(status: number, headers: Headers, text: string): Reply {
   let parsed: unknown = undefined;
   try {
     parsed = text ? JSON.parse(text) : undefined;
   } catch {
     parsed = undefined;
   }
-  return { status: res.status, headers: res.headers, body: parsed, text };
+  return { status, headers, body: parsed, text };
+}
+
+/** One HTTP request; `auth` is a token (Bearer), a cookie header ({ cookie }) or nothing. */
+export async function http(base: string, method: string, path: string, o: RequestOptions = {}): Promise<Reply> {
+  const { headers, body } = prepare(o);
+  const res = await fetch(base + path, { method, headers, body });
+  return reply(res.status, res.headers, await res.text());
+}
+
+/**
+ * http() for an https base: requests go through `agent`, which carries
+ * the CA to trust (the project CA; Node's fetch cannot be given one) and,
+ * if wanted, a client certificate. Same options, same Reply.
+ */
+export function httpsVia(agent: HttpsAgent): typeof http {
+  return (base, method, path, o = {}) => {
+    const { headers, body } = prepare(o);
+    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+    return new Promise<Reply>((resolve, reject) => {
+      const req = httpsRequest(base + path, { method, headers, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const h = new Headers();
+          for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) h.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
+          resolve(reply(res.statusCode ?? 0, h, Buffer.concat(chunks).toString('utf8')));
+        });
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  };
 }

@@ -1,9 +1,11 @@
 // Hostile HTTP traffic for the API fuzz test: a seeded generator of
-// malformed requests (for node:http, which refuses to send some kinds of
-// garbage) and of raw byte streams (for a plain TCP socket, which sends
-// anything), plus the two senders.
-import { request, type Agent } from 'node:http';
-import { connect } from 'node:net';
+// malformed requests (for node:http(s), which refuses to send some kinds of
+// garbage), of raw byte streams (for a TLS or plain TCP socket, which sends
+// anything) and of cleartext bytes for a TLS port, plus the senders.
+import { request as httpRequest, type Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 
 /** mulberry32: small, fast, seeded; the seed is printed so a failure can be replayed. */
 export class Rng {
@@ -191,14 +193,54 @@ export function rawRequest(rng: Rng, ctx: FuzzContext): Buffer {
   return typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
 }
 
+/** The first byte of a TLS connection (a handshake record); the server hands anything else the cleartext refusal. */
+export const TLS_HANDSHAKE = 0x16;
+
+/**
+ * Cleartext bytes for a TLS port: plain HTTP requests (some of them with a
+ * real token, which must do nothing), the raw cases above unencrypted, and
+ * garbage, some of it dressed as a TLS record. `http`: whether it reads as
+ * an HTTP request line.
+ */
+export function cleartextBytes(rng: Rng, ctx: FuzzContext): { data: Buffer; http: boolean } {
+  const h = 'Host: 127.0.0.1\r\n';
+  const json = '{"name":"cleartext"}';
+  const cases: (() => string | Buffer)[] = [
+    () => `GET /api/health HTTP/1.1\r\n${h}\r\n`,
+    () => 'GET / HTTP/1.0\r\n\r\n',
+    () => `POST /api/runs HTTP/1.1\r\n${h}Authorization: Bearer ${ctx.admin}\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n${json}`,
+    () => `POST /api/login HTTP/1.1\r\n${h}Content-Type: application/json\r\nContent-Length: ${ctx.admin.length + 12}\r\n\r\n{"token":"${ctx.admin}"}`,
+    () => `GET /api/runs HTTP/1.1\r\n${h}Cookie: ${ctx.viewerCookie}\r\n\r\n`,
+    () => `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n${h}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+    () => 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
+    () => rawRequest(rng, ctx),
+    () => rawRequest(rng, ctx),
+    () => rawRequest(rng, ctx),
+    // Garbage, and garbage that starts like a TLS record: that one goes to the TLS layer, which must drop it quietly.
+    () => rng.bytes(1 + rng.int(2000)),
+    () => Buffer.from([rng.int(256)]),
+    () => Buffer.concat([Buffer.from([TLS_HANDSHAKE, 0x03, rng.int(5)]), rng.bytes(rng.int(600))]),
+    () => Buffer.concat([Buffer.from([TLS_HANDSHAKE, 0x03, 0x01, 0xff, 0xff]), rng.bytes(rng.int(100))]),
+    () => Buffer.concat([Buffer.from([0x80, 0x2e, 0x01, 0x03, 0x01]), rng.bytes(rng.int(60))]),
+    () => Buffer.from([0x17, 0x03, 0x03, 0x00, 0x10, ...rng.bytes(16)]),
+  ];
+  const c = rng.pick(cases)();
+  const data = typeof c === 'string' ? Buffer.from(c, 'latin1') : c;
+  return { data, http: /^[A-Z]{3,10} [^\r\n]* HTTP\/\d\.\d\r\n/.test(data.toString('latin1')) };
+}
+
 export interface Answer {
   /** The HTTP status, or 0 when the server closed the connection without one. */
   status: number;
   body: string;
 }
 
-/** Sends one request over the keep-alive agent; never rejects (a connection the server drops is status 0). */
-export function send(port: number, agent: Agent, r: FuzzRequest): Promise<Answer> {
+/**
+ * Sends one request over `agent` (https when it is an https.Agent, which
+ * carries the CA to trust and any client certificate); never rejects (a
+ * connection the server drops is status 0).
+ */
+export function send(port: number, agent: HttpAgent | HttpsAgent, r: FuzzRequest): Promise<Answer> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (a: Answer) => {
@@ -208,6 +250,7 @@ export function send(port: number, agent: Agent, r: FuzzRequest): Promise<Answer
     };
     const headers: Record<string, string> = { ...r.headers };
     if (r.body) headers['content-length'] = String(r.body.length);
+    const request = agent instanceof HttpsAgent ? httpsRequest : httpRequest;
     let req;
     try {
       req = request({ host: '127.0.0.1', port, method: r.method, path: r.path, headers, agent, timeout: 20_000 }, (res) => {
@@ -232,18 +275,37 @@ export function send(port: number, agent: Agent, r: FuzzRequest): Promise<Answer
   });
 }
 
-/** Writes raw bytes on a fresh connection; the statuses of whatever the server answered before closing. */
-export function sendRaw(port: number, data: Buffer): Promise<number[]> {
+export interface RawAnswer {
+  /** The statuses of whatever the server answered before closing. */
+  statuses: number[];
+  /** The start of what came back (latin1). */
+  text: string;
+  /** Whether the TLS handshake completed (false for cleartext). */
+  secured: boolean;
+}
+
+/**
+ * Writes raw bytes on a fresh connection, over TLS when `tls` is given
+ * (the CA to trust, any client certificate) or in cleartext, and half-closes.
+ */
+export function sendRaw(port: number, data: Buffer, tls?: ConnectionOptions): Promise<RawAnswer> {
   return new Promise((resolve) => {
-    const sock = connect(port, '127.0.0.1');
+    let secured = false;
+    const sock: Socket = tls
+      ? tlsConnect({ host: '127.0.0.1', port, ...tls }, () => (secured = true))
+      : netConnect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
+    let size = 0;
     const timer = setTimeout(() => sock.destroy(), 5000);
-    sock.on('data', (c: Buffer) => chunks.push(c));
+    sock.on('data', (c: Buffer) => {
+      if (size < 64 * 1024) chunks.push(c);
+      size += c.length;
+    });
     sock.on('error', () => undefined);
     sock.on('close', () => {
       clearTimeout(timer);
       const text = Buffer.concat(chunks).toString('latin1');
-      resolve([...text.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => Number(m[1])));
+      resolve({ statuses: [...text.matchAll(/HTTP\/1\.[01] (\d{3})/g)].map((m) => Number(m[1])), text: text.slice(0, 4096), secured });
     });
     sock.write(data, () => sock.end());
   });
