@@ -101,6 +101,12 @@ export class LocalFederation {
   }
 
   async start(): Promise<void> {
+    await this.startServers();
+    this.startDevices();
+  }
+
+  /** Starts the coordinator (with the run) and the edges, without devices: the run waits for them. */
+  async startServers(): Promise<void> {
     const t = this.o.trial;
     this.coordArgs = [
       'serve', '--host', '127.0.0.1', '--port', String(this.o.port ?? 0), '--db', this.o.db,
@@ -124,6 +130,10 @@ export class LocalFederation {
     const listening = await this.startCoordinator();
     this.runId = String(listening.runId);
     await Promise.all(Array.from({ length: this.o.edges }, (_, e) => this.startEdge(`edge-${e}`, this.o.edgePorts?.[e] ?? 0)));
+  }
+
+  /** Starts every device (after startServers). */
+  startDevices(): void {
     for (const id of this.deviceIds) this.startDevice(id);
   }
 

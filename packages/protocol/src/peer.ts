@@ -87,9 +87,10 @@ export interface PeerOptions {
   /** Counters to add the bytes of every message sent and received to. */
   totals?: ByteTotals;
   /**
-   * Whether a rejection (by its code) is logged in full; false: the owner
-   * only counts it and logs the count later (a server coalescing a flood of
-   * bad messages, see LogCoalescer). Default: every rejection is logged.
+   * Whether a rejection (by its code; 'bad_error_reply' for an undecodable
+   * ErrorReply) is logged in full; false: the owner only counts it and logs
+   * the count later (a server coalescing a flood of bad messages, see
+   * LogCoalescer). Default: every rejection is logged.
    */
   logsRejection?: (code: string) => boolean;
   /**
@@ -164,7 +165,7 @@ export class Peer {
       try {
         e = decodeMessage(EVENTS.error, payload, { maxBytes: this.maxBytes() });
       } catch (err) {
-        this.opts.log.warn({ peer: this.opts.name, err: String(err) }, 'undecodable error reply ignored');
+        if (this.opts.logsRejection?.('bad_error_reply') ?? true) this.opts.log.warn({ peer: this.opts.name, err: String(err) }, 'undecodable error reply ignored');
         return;
       }
       void this.opts.mailbox.run(() => handler(e));

@@ -316,7 +316,11 @@ export class ChildLinks {
         return false;
       },
     });
-    peer.onErrorReply((e) => o.log.warn({ child: link?.id, code: e.code, event: e.event, err: e.message.slice(0, 200) }, `${o.childName} reported an error`));
+    // A child's error reports are worth reading, once per code and interval; a stranger has nothing to report.
+    peer.onErrorReply((e) => {
+      if (!link) this.failures.warn('error_reply:stranger', source, {}, `an error reply from a ${o.childName} connection that has not joined ignored`);
+      else if (this.failures.count(`error_reply:${e.code.slice(0, 32)}`, link.id)) o.log.warn({ child: link.id, code: e.code.slice(0, 64), event: e.event.slice(0, 64), err: e.message.slice(0, 200) }, `${o.childName} reported an error`);
+    });
     let checking = false;
     let serial: string | undefined;
     const join = (m: Hello, id: string) => {

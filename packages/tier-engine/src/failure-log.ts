@@ -79,7 +79,13 @@ export class FailureLog {
       this.o.log.warn({ keys: rest.length, count: rest.reduce((a, c) => a + c.suppressed, 0) }, `and more failures from ${rest.length} other kinds or sources`);
     }
     const report = refusalReport(counts, this.o.intervalMs);
-    if (report) this.o.onRefusals?.(report);
+    if (!report || !this.o.onRefusals) return;
+    // Runs from a timer: a failing recipient (a store already closed) must not take the process down.
+    try {
+      this.o.onRefusals(report);
+    } catch (err) {
+      this.o.log.error({ err: String(err) }, 'could not record the refusal counts');
+    }
   }
 
   get size(): number {
