@@ -7,18 +7,7 @@
 // claims): the store must stay as it was.
 import { io, type Socket } from 'socket.io-client';
 import { EVENTS, Role, encodeMessage, encodeTensor, type EventName } from '@hsfl/protocol';
-
-/** A small seeded PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as rng } from '@hsfl/runtime';
 
 export interface FuzzTarget {
   name: string;
