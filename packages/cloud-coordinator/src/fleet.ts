@@ -176,7 +176,11 @@ export class Fleet {
       if (runId) this.o.store.upsertNode({ runId, nodeId: id, role: 'device', parentId: link.id, backend: m.backend.slice(0, 64), host: m.host.slice(0, 128), status: 'connected', samples: m.numSamples });
       if (!known) this.o.event('info', 'node_joined', `device ${id} joined edge ${link.id}`, id);
     } else {
-      if (!devs.delete(id)) return;
+      if (!devs.delete(id)) {
+        // A device its edge refused to let train this run (its data does not fit the model): say so once.
+        if (m.reason.startsWith('refused: ')) this.o.event('warn', 'device_refused', `device ${id} cannot join edge ${link.id}: ${m.reason.slice(9, 300)}`, id);
+        return;
+      }
       if (runId && !this.removed.has(id)) this.o.store.setNodeStatus(runId, id, 'disconnected');
       this.o.event('warn', 'node_left', `device ${id} left edge ${link.id}: ${m.reason.slice(0, 200)}`, id);
       this.o.onNodesLeft?.([id]);

@@ -48,6 +48,9 @@ export interface ServeOptions {
 
 type Progress = Record<string, unknown> & { type: string };
 
+/** Event kinds echoed on stdout as they happen. */
+const CONSOLE_EVENTS: ReadonlySet<string> = new Set(['device_refused', 'empty_round', 'node_revoked']);
+
 /**
  * Held-out data for a zoo model: the MNIST test split for 28x28x1 models;
  * for other input shapes (no data set can be downloaded here) a seeded
@@ -98,6 +101,10 @@ export async function serve(o: ServeOptions): Promise<number> {
       coord.on('topology', (edges) => out({ type: 'topology', edges }));
       coord.on('status', (s) => out({ type: 'status', ...s }));
       coord.on('plan', (plan) => out({ type: 'plan', plan }));
+      // What an operator at the console must see without opening the dashboard.
+      coord.on('event', (e: { kind: string; level: string; message: string; nodeId: string | null }) => {
+        if (CONSOLE_EVENTS.has(e.kind)) out({ type: 'event', kind: e.kind, level: e.level, nodeId: e.nodeId, message: e.message });
+      });
       const interrupted = store.interruptedRuns();
       for (const r of interrupted.slice(0, -1)) markRunFailed(store, r.id, 'superseded by a later interrupted run', 'hsfl-coordinator serve');
       const last = interrupted[interrupted.length - 1];
@@ -200,6 +207,8 @@ function formatText(p: Progress): string {
       const plan = p.plan as Record<string, unknown>;
       return `plan v${plan.version}: cuts (${plan.c1}, ${plan.c2}), intervals (${plan.i1}, ${plan.i2})`;
     }
+    case 'event':
+      return `${p.level === 'warn' || p.level === 'error' ? 'warning: ' : ''}${p.message}`;
     case 'done':
       return `done: ${p.status} after ${p.rounds} rounds, test accuracy ${pct(p.testAccuracy)}; stored in ${p.dbPath} as run ${p.runId}`;
     default:

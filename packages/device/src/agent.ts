@@ -80,7 +80,8 @@ export class DeviceAgent extends EventEmitter {
       url: o.edgeUrl, parentName: 'edge', log: o.log, mailbox: this.mailbox,
       // A Welcome can carry weights before the plan is known.
       maxBytes: () => planMessageLimit(this.plan, MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES),
-      hello: () => ({ nodeId: o.id, role: Role.ROLE_DEVICE, token: o.token ?? '', backend: o.backend, numSamples: o.indices.length, software: 'hsfl-device', host: o.host }),
+      hello: () => ({ nodeId: o.id, role: Role.ROLE_DEVICE, token: o.token ?? '', backend: o.backend, numSamples: o.indices.length, software: 'hsfl-device', host: o.host,
+        sampleShape: o.data.sampleShape, numClasses: o.data.numClasses }),
       tls: o.bundle && clientTlsOptions(o.bundle, { role: 'edge', id: o.bundle.edge }),
     });
     this.link = link;

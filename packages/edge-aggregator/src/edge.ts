@@ -10,8 +10,8 @@ import { modelInfo, tierWeightShapes } from '@hsfl/runtime';
 import {
   ChildLinks, ParentLink, RoundBarrier, Deadline, TierModel, CapacityReporter, SampleLedger, MAX_REMOVED_IDS,
   addBounded, aggregatorFor, checkPlan, checkCapacityRequest, checkRoundDone, concatSlices, splitBySlices, planMessageLimit, headerFor,
-  createLinkServer, clientTlsOptions,
-  type ChildLink, type LinkLimits, type NodeBundle, type Part, type RoundReport, type Slice,
+  createLinkServer, clientTlsOptions, dataFitProblem,
+  type ChildLink, type Hello, type LinkLimits, type NodeBundle, type Part, type RoundReport, type Slice,
 } from '@hsfl/tier-engine';
 import { combineGradSq } from './grad-stats.js';
 import { DeviceAdmission } from './device-admission.js';
@@ -72,6 +72,8 @@ export class EdgeAggregator extends EventEmitter {
   private capacity?: CapacityReporter;
   /** Devices the operator removed from the current run (the latest MAX_REMOVED_IDS). */
   private readonly removed = new Set<string>();
+  /** Devices whose data does not fit the current run, already reported to the cloud. */
+  private readonly misfitsReported = new Set<string>();
   /** Under TLS: which devices may join (certificates, the coordinator's revocation list). */
   private readonly admission?: DeviceAdmission;
   private plan?: Plan;
@@ -97,7 +99,7 @@ export class EdgeAggregator extends EventEmitter {
       authenticate: opts.bundle && ((hello, socket) => this.admission!.authenticate(hello, socket)),
       maxBytes: () => this.messageLimit(), transportBytes: opts.maxBytes, totals: this.deviceBytes,
       helloTimeoutMs: opts.helloTimeoutMs, limits: opts.linkLimits,
-      admit: (hello, replacing) => this.admit(hello.nodeId, replacing),
+      admit: (hello, replacing) => this.admit(hello, replacing),
       onJoin: (link) => this.onDeviceJoin(link),
       onLeave: (link, reason) => this.onDeviceLeave(link, reason),
     });
@@ -206,12 +208,15 @@ export class EdgeAggregator extends EventEmitter {
     }
     if (edgeWeights.length) this.model.setWeights(edgeWeights);
     this.deviceWeights = deviceWeights.map((w) => w.slice());
-    if (newRun) this.removed.clear();
+    if (newRun) {
+      this.removed.clear();
+      this.misfitsReported.clear();
+    }
     this.plan = plan;
     this.deviceSamples.reset();
     this.lastRound = m.nextRound - 1;
     this.opts.log.info({ runId: m.runId, plan: plan.version, c1: plan.c1, c2: plan.c2, i1: plan.i1, i2: plan.i2, nextRound: m.nextRound }, newRun ? 'joined run' : 'plan changed');
-    this.welcomeDevices(this.children.all.values());
+    this.welcomeDevices(this.sendAwayMisfits());
     if (newRun) void this.capacity!.report(plan.model, plan.batchSize);
   }
 
@@ -296,7 +301,11 @@ export class EdgeAggregator extends EventEmitter {
 
   // ---- the device side ------------------------------------------------------
 
-  private admit(id: string, replacing: boolean): void {
+  private admit(hello: Hello, replacing: boolean): void {
+    const id = hello.nodeId;
+    const misfit = this.plan && dataFitProblem(hello, this.plan.model);
+    if (misfit) this.reportMisfit(hello, misfit);
+    if (misfit) throw new ProtocolError('bad_shape', `${misfit}; this device cannot join run ${this.plan!.runId}`);
     if (this.removed.has(id)) throw new ProtocolError('unauthorized', `device ${id} was removed from this run by the operator`);
     if (!replacing && this.children.all.size >= MAX_DEVICES_PER_EDGE) throw new ProtocolError('limit', `this edge already serves ${MAX_DEVICES_PER_EDGE} devices`);
   }
@@ -318,6 +327,37 @@ export class EdgeAggregator extends EventEmitter {
     if (!r) return;
     r.barrier.drop(link.id);
     this.progress(r);
+  }
+
+  /**
+   * Sends away (for now: a later run may fit) the devices whose data cannot
+   * train the run's model, telling the cloud once per device and run; returns
+   * the others.
+   */
+  private sendAwayMisfits(): ChildLink[] {
+    const plan = this.plan!;
+    const fit: ChildLink[] = [];
+    for (const link of [...this.children.all.values()]) {
+      const misfit = dataFitProblem(link.hello, plan.model);
+      if (!misfit) {
+        fit.push(link);
+        continue;
+      }
+      this.reportMisfit(link.hello, misfit);
+      this.children.sendAway(link, `bad_shape: ${misfit}`, false);
+    }
+    return fit;
+  }
+
+  /** Tells the cloud (once per device and run) that a device's data cannot train the run. */
+  private reportMisfit(hello: Hello, misfit: string): void {
+    if (this.misfitsReported.has(hello.nodeId)) return;
+    addBounded(this.misfitsReported, hello.nodeId, MAX_REMOVED_IDS);
+    this.opts.log.warn({ device: hello.nodeId, runId: this.plan?.runId }, `device ${hello.nodeId} cannot train this run: ${misfit}`);
+    this.parent?.send(EVENTS.nodeStatus, {
+      nodeId: hello.nodeId, role: Role.ROLE_DEVICE, parentId: this.opts.id, connected: false, backend: hello.backend,
+      numSamples: hello.numSamples, host: hello.host, reason: `refused: ${misfit}`.slice(0, 300),
+    });
   }
 
   /** Welcomes devices to the run, encoding the device tier's weights once for all of them. */

@@ -82,6 +82,8 @@ function show(m: ProgressLine): void {
     const fleet = edges.map((e) => `${e.id} <- ${e.devices.length} devices`).join(', ');
     if (fleet !== lastFleet) process.stdout.write(`fleet: ${fleet || '(no edges)'}\n`);
     lastFleet = fleet;
+  } else if (m.type === 'event') {
+    process.stdout.write(`warning: ${m.message}\n`);
   } else if (m.type === 'plan') {
     const p = m.plan as Record<string, number>;
     if (p.version > 1) process.stdout.write(`planner: now cuts (${p.c1}, ${p.c2}), intervals (${p.i1}, ${p.i2}) (plan v${p.version})\n`);

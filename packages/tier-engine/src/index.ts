@@ -27,3 +27,4 @@ export { checkNodeBundle, readNodeBundle, BUNDLE_KIND, EXPIRY_WARNING_DAYS, type
 export { serverTlsOptions, clientTlsOptions, tlsSocketOf, explainConnectError, type ServerCredential, type ClientTls } from './security/tls-config.js';
 export { createLinkServer, refusePlainHttp, PLAIN_HTTP_REFUSAL } from './security/tls-server.js';
 export { resolveNodeSecurity, INSECURE_WARNING, type NodeSecurity, type NodeSecurityFlags } from './security/node-cli.js';
+export { dataFitProblem } from './data-fit.js';

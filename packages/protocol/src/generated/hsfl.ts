@@ -177,6 +177,15 @@ export const descriptor = {
             "host": {
               "type": "string",
               "id": 7
+            },
+            "sampleShape": {
+              "rule": "repeated",
+              "type": "uint32",
+              "id": 8
+            },
+            "numClasses": {
+              "type": "uint32",
+              "id": 9
             }
           }
         },
@@ -702,6 +711,13 @@ export interface Hello {
   numSamples: number;
   software: string;
   host: string;
+  /**
+   * A device's data: the shape of one sample (e.g. 28, 28, 1) and how many
+   * classes its labels index. Its edge refuses it ('bad_shape') for a run
+   * whose model expects other inputs. Empty for edges.
+   */
+  sampleShape: number[];
+  numClasses: number;
 }
 /** What encodeMessage accepts for Hello: omitted scalars take their proto3 default. */
 export interface HelloInit {
@@ -712,6 +728,8 @@ export interface HelloInit {
   numSamples?: number;
   software?: string;
   host?: string;
+  sampleShape?: number[];
+  numClasses?: number;
 }
 
 /**
