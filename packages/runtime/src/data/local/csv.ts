@@ -1,6 +1,6 @@
 // CSV tables: a header row naming the columns, one sample per row. Opening parses the whole file once,
 // streamed (csv-parse), to validate rows and learn labels; it keeps only each usable row's byte range and
-// label (16 + 4 bytes a row). A batch re-reads and re-parses just its rows' byte ranges.
+// label (24 bytes a row with its line number). A batch re-reads and re-parses just its rows' byte ranges.
 
 import { createReadStream, promises as fsp } from 'node:fs';
 import { parse } from 'csv-parse';
@@ -15,7 +15,7 @@ export interface CsvOptions {
   maxReported?: number;
 }
 
-/** A growable Float64Array / Int32Array pair, so a million rows cost 20 MB rather than a million objects. */
+/** Growable typed arrays, so a million rows cost 24 MB rather than a million objects. */
 class RowIndex {
   starts = new Float64Array(1024);
   ends = new Float64Array(1024);
