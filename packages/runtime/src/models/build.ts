@@ -2,7 +2,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { mixSeed, seededRandom } from '../data/random.js';
-import { type ModelSpec, type WeightSpec, resblockNeedsProjection, unitLayerPrefix, unitOutputShape, unitWeightSpecs } from './zoo.js';
+import { instantiateLayer, paramName } from './import/layers.js';
+import { type ModelSpec, type WeightSpec, resblockNeedsProjection, specOutputShape, unitLayerPrefix, unitWeightSpecs } from './zoo.js';
 
 type Sym = tfl.SymbolicTensor;
 
@@ -37,7 +38,22 @@ function applyUnit(m: ModelSpec, k: number, x: Sym): Sym {
       const sum = tfl.layers.add({ name: `${name}_add` }).apply([b, shortcut]) as Sym;
       return tfl.layers.activation({ activation: 'relu', name: `${name}_relu` }).apply(sum) as Sym;
     }
+    case 'imported': {
+      let y = x;
+      for (const layer of l.layers) y = instantiateLayer(layer).apply(y) as Sym;
+      return y;
+    }
   }
+}
+
+/** tfjs-layers names of the layers units [start, end) create (to keep the range's input name apart). */
+function rangeLayerNames(m: ModelSpec, start: number, end: number): Set<string> {
+  const names = new Set<string>();
+  for (let k = start; k < end; k++) {
+    const l = m.units[k]!.layer;
+    if (l.kind === 'imported') l.layers.forEach((x) => names.add(x.name));
+  }
+  return names;
 }
 
 export interface BuiltRange {
@@ -49,26 +65,40 @@ export interface BuiltRange {
 
 /** Builds units [start, end) (start < end) as one functional tfjs-layers model; weights are zeros. */
 export function buildRange(m: ModelSpec, start: number, end: number, modelName: string): BuiltRange {
-  const input = tfl.input({ shape: unitOutputShape(m.name, start), name: `u${start}_input`, dtype: 'float32' });
+  const taken = rangeLayerNames(m, start, end);
+  let inputName = `u${start}_input`;
+  while (taken.has(inputName)) inputName = `_${inputName}`;
+  const input = tfl.input({ shape: specOutputShape(m, start), name: inputName, dtype: 'float32' });
   let y: Sym = input;
   for (let k = start; k < end; k++) y = applyUnit(m, k, y);
   const model = tfl.model({ inputs: input, outputs: y, name: modelName });
   const specs: WeightSpec[] = [];
   for (let k = start; k < end; k++) specs.push(...unitWeightSpecs(m, k));
+  const vars = weightVars(model, specs, `${m.name} [${start},${end})`);
+  return { model, vars, specs };
+}
+
+/** The variables of `model` holding `specs`, in that order; throws unless they are exactly the model's weights. */
+export function weightVars(model: tfl.LayersModel, specs: WeightSpec[], what: string): tfl.LayerVariable[] {
   const vars = specs.map((s) => {
     const layer = model.getLayer(s.layer);
-    const v = layer.weights[s.param === 'kernel' ? 0 : 1];
-    if (!v || !v.originalName.endsWith(`/${s.param}`) || v.shape.join(',') !== s.shape.join(',')) {
+    const v = layer.weights.find((w) => paramName(layer.name, w) === s.param);
+    if (!v || v.shape.join(',') !== s.shape.join(',')) {
       throw new Error(`internal: weight ${s.layer}/${s.param} [${s.shape}] does not match the built layer`);
     }
     return v;
   });
-  if (vars.length !== model.weights.length) throw new Error(`internal: ${m.name} [${start},${end}) has untracked weights`);
-  return { model, vars, specs };
+  if (vars.length !== model.weights.length) throw new Error(`internal: ${what} has untracked weights`);
+  return vars;
 }
 
-/** Seeded initial weights of unit k: a function of (seed, k) only, whatever the cut. */
+/**
+ * Seeded initial weights of unit k: a function of (seed, k) only, whatever the cut. Imported units: the
+ * weights read from the file (copies), whatever the seed.
+ */
 export function initialUnitWeights(m: ModelSpec, k: number, seed: number): Float32Array[] {
+  const l = m.units[k]!.layer;
+  if (l.kind === 'imported') return l.initial.map((w) => w.slice());
   const rand = seededRandom(mixSeed(seed, k));
   return unitWeightSpecs(m, k).map((s) => {
     const size = s.shape.reduce((a, b) => a * b, 1);

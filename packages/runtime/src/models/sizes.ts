@@ -1,4 +1,4 @@
-import { modelInfo, rangeWeightSpecs, unitOutputShape } from './zoo.js';
+import { type ModelSpec, modelSpec, rangeWeightSpecs, specOutputShape, specRangeWeightSpecs } from './zoo.js';
 
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -18,24 +18,28 @@ export interface ModelSizes {
 }
 
 // Roles ask for these on every received message (to bound its size); they
-// depend only on the model and the cuts, so they are computed once.
-const sizesCache = new Map<string, Readonly<ModelSizes>>();
+// depend only on the model and the cuts, so they are computed once per spec
+// (a model registered again under the same name is a new spec).
+const sizesCache = new WeakMap<ModelSpec, Map<string, Readonly<ModelSizes>>>();
 
 export function modelSizes(model: string, cuts?: { c1: number; c2: number }): ModelSizes {
-  const key = cuts ? `${model}:${cuts.c1}:${cuts.c2}` : model;
-  let hit = sizesCache.get(key);
+  const m = modelSpec(model);
+  let perSpec = sizesCache.get(m);
+  if (!perSpec) sizesCache.set(m, (perSpec = new Map()));
+  const key = cuts ? `${cuts.c1}:${cuts.c2}` : '';
+  let hit = perSpec.get(key);
   if (!hit) {
-    hit = computeModelSizes(model, cuts);
-    sizesCache.set(key, hit);
+    hit = computeModelSizes(m, cuts);
+    perSpec.set(key, hit);
   }
   return { ...hit };
 }
 
-function computeModelSizes(model: string, cuts?: { c1: number; c2: number }): ModelSizes {
-  const L = modelInfo(model).numUnits;
+function computeModelSizes(m: ModelSpec, cuts?: { c1: number; c2: number }): ModelSizes {
+  const L = m.units.length;
   let maxAct = 0;
   const boundaries = cuts ? [cuts.c1, cuts.c2] : Array.from({ length: L + 1 }, (_, k) => k);
-  for (const k of boundaries) maxAct = Math.max(maxAct, prod(unitOutputShape(model, k)));
-  const weightElements = rangeWeightSpecs(model, 0, L).reduce((a, s) => a + prod(s.shape), 0);
+  for (const k of boundaries) maxAct = Math.max(maxAct, prod(specOutputShape(m, k)));
+  const weightElements = specRangeWeightSpecs(m, 0, L).reduce((a, s) => a + prod(s.shape), 0);
   return { maxActivationElementsPerSample: maxAct, weightElements };
 }

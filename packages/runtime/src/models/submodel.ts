@@ -1,16 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { assignAll, buildRange, initialUnitWeights } from './build.js';
-import { type ModelSpec, type WeightSpec, checkRange, modelSpec, unitOutputShape } from './zoo.js';
+import { type ModelSpec, type WeightSpec, checkRange, modelSpec, specOutputShape } from './zoo.js';
 
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /**
- * Units [start, end) of a zoo model: one tier's copy of its share of the network.
+ * Units [start, end) of a zoo or registered (imported) model: one tier's copy of its share of the network.
  *
  * Conventions (DESIGN §2): gradients passed between tiers are gradients of the SUM of per-sample losses;
  * every copy steps plain SGD (no momentum, no weight decay) on the MEAN loss of the n samples that went
- * through it: w -= lr * (dSumLoss/dw) / n.
+ * through it: w -= lr * (dSumLoss/dw) / n. Weights whose spec says trainable: false (imported BatchNormalization
+ * statistics, frozen layers) are carried but never stepped. Forward passes, including the one backward
+ * recomputes, run in inference mode: dropout and noise layers are identities and batch normalisation uses
+ * its moving statistics (a random mask could not be the same in a tier's forward and its recomputation).
  */
 export class SubModel {
   /**
@@ -20,6 +23,8 @@ export class SubModel {
   trackGradNorms = false;
   lastUnitGradSq: number[] | null = null;
   private disposed = false;
+  /** Indices (in weight order) of the weights SGD steps. */
+  private readonly trainIdx: number[];
 
   private constructor(
     readonly modelName: string,
@@ -30,9 +35,14 @@ export class SubModel {
     private readonly lvars: tfl.LayerVariable[],
     private readonly specs: WeightSpec[],
     private readonly unitOfWeight: number[],
-  ) {}
+  ) {
+    this.trainIdx = specs.flatMap((s, i) => (s.trainable === false ? [] : [i]));
+  }
 
-  /** Units [start, end) of `modelName` with seeded weights: unit k's initial weights depend only on (seed, k). */
+  /**
+   * Units [start, end) of `modelName` with seeded weights: unit k's initial weights depend only on (seed, k).
+   * For an imported model they are the imported file's weights, whatever the seed.
+   */
   static create(modelName: string, start: number, end: number, seed: number): SubModel {
     const m = modelSpec(modelName);
     checkRange(m, start, end);
@@ -55,11 +65,11 @@ export class SubModel {
   }
 
   inputShape(): number[] {
-    return unitOutputShape(this.modelName, this.start);
+    return specOutputShape(this.spec, this.start);
   }
 
   outputShape(): number[] {
-    return unitOutputShape(this.modelName, this.end);
+    return specOutputShape(this.spec, this.end);
   }
 
   /** Inference-mode forward of a batch [n, ...inputShape()]; identity (a clone) if empty. Caller disposes. */
@@ -86,10 +96,10 @@ export class SubModel {
       return wantInputGrad ? dySum.clone() : null;
     }
     const model = this.model;
-    const vars = this.lvars.map((v) => v.read());
+    const vars = this.trainIdx.map((i) => this.lvars[i]!.read());
     const xs = wantInputGrad ? [x, ...vars] : vars;
     if (xs.length === 0) {
-      // No weights (flatten, pooling) and no input gradient wanted: nothing to compute.
+      // No trainable weights (flatten, pooling) and no input gradient wanted: nothing to compute.
       this.lastUnitGradSq = this.trackGradNorms ? new Array<number>(this.end - this.start).fill(0) : null;
       return null;
     }
@@ -120,11 +130,14 @@ export class SubModel {
     let lossT: tf.Tensor;
     let grads: tf.Tensor[] = [];
     const model = this.model;
-    const vars = this.lvars.map((v) => v.read());
+    const vars = this.trainIdx.map((i) => this.lvars[i]!.read());
     const xs = wantInputGrad ? [x, ...vars] : vars;
     try {
       if (xs.length === 0) {
-        lossT = tf.tidy(() => lossOf(x));
+        // nothing to differentiate (an empty top, or one whose weights are all frozen)
+        if (model) logits = tf.tidy(() => model.apply(x) as tf.Tensor);
+        const lg = logits ?? x;
+        lossT = tf.tidy(() => lossOf(lg));
       } else {
         const r = tf.engine().gradients(() => {
           const l = model ? (model.apply(x) as tf.Tensor) : x;
@@ -188,20 +201,21 @@ export class SubModel {
     this.model?.dispose();
   }
 
+  /** grads[j] is the SUM-loss gradient of weight trainIdx[j]. */
   private step(grads: tf.Tensor[], lr: number, n: number): void {
     try {
       if (this.trackGradNorms) {
         const sq = grads.length ? tf.tidy(() => tf.stack(grads.map((g) => tf.sum(tf.square(g)))).dataSync()) : [];
         const perUnit = new Array<number>(this.end - this.start).fill(0);
-        this.unitOfWeight.forEach((k, i) => (perUnit[k - this.start]! += sq[i]! / (n * n)));
+        this.trainIdx.forEach((i, j) => (perUnit[this.unitOfWeight[i]! - this.start]! += sq[j]! / (n * n)));
         this.lastUnitGradSq = perUnit;
       }
       if (lr === 0) return;
       tf.tidy(() => {
         const scale = tf.scalar(lr / n);
-        this.lvars.forEach((lv, i) => {
-          const v = lv.read() as tf.Variable;
-          v.assign(tf.sub(v, tf.mul(grads[i]!, scale)));
+        this.trainIdx.forEach((i, j) => {
+          const v = this.lvars[i]!.read() as tf.Variable;
+          v.assign(tf.sub(v, tf.mul(grads[j]!, scale)));
         });
       });
     } finally {

@@ -1,5 +1,8 @@
 // The model zoo as plain data: unit specs, shape inference, weight shapes, parameter and FLOP counts.
-// No tfjs here, so the planner side and validators can use it cheaply.
+// No tfjs here, so the planner side and validators can use it cheaply. Imported models (models/import/)
+// are the same data, registered under a name (registry.ts), and every lookup here consults that registry.
+import type { ImportedLayerSpec, ImportSource } from './import/spec.js';
+import { putModel, registeredModel, registeredNames } from './registry.js';
 
 export type Activation = 'relu' | 'linear';
 
@@ -9,7 +12,9 @@ export type LayerSpec =
   | { kind: 'conv2d'; filters: number; kernel: number; stride: number; padding: 'same' | 'valid'; activation: Activation }
   | { kind: 'maxpool'; pool: number; stride: number }
   /** 3x3 conv (stride s) + relu, 3x3 conv, + shortcut (identity, or 1x1 conv stride s when shape changes), relu. */
-  | { kind: 'resblock'; filters: number; stride: number };
+  | { kind: 'resblock'; filters: number; stride: number }
+  /** One unit of an imported tfjs Layers model: a chain of its layers (see models/import/spec.ts). */
+  | ImportedLayerSpec;
 
 export interface UnitSpec {
   name: string;
@@ -22,6 +27,8 @@ export interface ModelSpec {
   inputShape: number[];
   numClasses: number;
   units: UnitSpec[];
+  /** Set for models imported from a tfjs Layers model.json (not zoo models). */
+  imported?: ImportSource;
 }
 
 export interface ModelInfo {
@@ -102,12 +109,18 @@ const ZOO: ModelSpec[] = [
 
 const BY_NAME = new Map(ZOO.map((m) => [m.name, m]));
 
+/** Zoo model names, then the names registered with registerModel() (in registration order). */
 export function listModels(): string[] {
-  return ZOO.map((m) => m.name);
+  return [...ZOO.map((m) => m.name), ...registeredNames()];
+}
+
+/** Whether `name` is a zoo model (registerModel refuses these names). */
+export function isZooModel(name: string): boolean {
+  return BY_NAME.has(name);
 }
 
 export function modelSpec(name: string): ModelSpec {
-  const m = BY_NAME.get(name);
+  const m = BY_NAME.get(name) ?? registeredModel(name);
   if (!m) throw new Error(`unknown model '${name}' (valid: ${listModels().join(', ')})`);
   return m;
 }
@@ -153,12 +166,23 @@ export function layerOutputShape(l: LayerSpec, input: number[]): number[] {
       const [h, w] = need3();
       return [Math.ceil(h / l.stride), Math.ceil(w / l.stride), l.filters];
     }
+    case 'imported': {
+      const first = l.layers[0]!;
+      if (first.inputShape.join(',') !== input.join(',')) {
+        throw new Error(`imported layer ${first.name} takes [${first.inputShape.join(',')}], got [${input.join(',')}]`);
+      }
+      return l.layers[l.layers.length - 1]!.outputShape.slice();
+    }
   }
 }
 
 /** Per-sample shape after k units (k = 0: input shape; k = L: [numClasses]). */
 export function unitOutputShape(name: string, k: number): number[] {
-  const m = modelSpec(name);
+  return specOutputShape(modelSpec(name), k);
+}
+
+/** unitOutputShape on a spec (registered or not). */
+export function specOutputShape(m: ModelSpec, k: number): number[] {
   checkCut(m, k, 'k');
   let s = m.inputShape.slice();
   for (let i = 0; i < k; i++) s = layerOutputShape(m.units[i]!.layer, s);
@@ -181,13 +205,25 @@ export function checkRange(m: ModelSpec, start: number, end: number): void {
 export interface WeightSpec {
   /** Name of the tfjs-layers layer holding it (unique within the full model). */
   layer: string;
-  /** 'kernel' or 'bias'. */
-  param: 'kernel' | 'bias';
+  /**
+   * The weight's name within its layer: 'kernel' or 'bias' for zoo models; for imported models whatever the
+   * layer calls it ('kernel', 'bias', 'gamma', 'moving_mean', 'depthwise_kernel', ...). The tfjs variable is
+   * named `${layer}/${param}`.
+   */
+  param: string;
   shape: number[];
-  /** He-uniform for kernels feeding a relu, Glorot-uniform for linear outputs, zeros for biases. */
-  init: 'he' | 'glorot' | 'zeros';
+  /**
+   * He-uniform for kernels feeding a relu, Glorot-uniform for linear outputs, zeros for biases; 'file' for
+   * imported models, whose initial weights are the values in the imported file.
+   */
+  init: 'he' | 'glorot' | 'zeros' | 'file';
   fanIn: number;
   fanOut: number;
+  /**
+   * false for weights SGD must not change: BatchNormalization moving statistics and the weights of layers
+   * imported with trainable: false. Absent (zoo) means true. Such weights still travel, average and export.
+   */
+  trainable?: boolean;
 }
 
 /** tfjs-layers layer name prefix of unit k (units' layers are named `${unitLayerPrefix}` or `${prefix}_part`). */
@@ -197,7 +233,7 @@ export function unitLayerPrefix(m: ModelSpec, k: number): string {
 
 /** Weight tensors of unit k in the fixed order used by getWeights/setWeights/fedAvg/checkpoints. */
 export function unitWeightSpecs(m: ModelSpec, k: number): WeightSpec[] {
-  const input = unitOutputShape(m.name, k);
+  const input = specOutputShape(m, k);
   const l = m.units[k]!.layer;
   const p = unitLayerPrefix(m, k);
   const convW = (layer: string, kk: number, cin: number, f: number, init: 'he' | 'glorot'): WeightSpec[] => [
@@ -220,6 +256,18 @@ export function unitWeightSpecs(m: ModelSpec, k: number): WeightSpec[] {
       if (resblockNeedsProjection(l, cin)) ws.push(...convW(`${p}_proj`, 1, cin, l.filters, 'glorot'));
       return ws;
     }
+    case 'imported':
+      return l.layers.flatMap((layer) =>
+        layer.weights.map((w) => ({
+          layer: layer.name,
+          param: w.param,
+          shape: w.shape.slice(),
+          init: 'file' as const,
+          fanIn: w.shape.length > 1 ? prod(w.shape.slice(0, -1)) : w.shape[0] ?? 1,
+          fanOut: w.shape.at(-1) ?? 1,
+          trainable: w.trainable,
+        })),
+      );
     default:
       return [];
   }
@@ -230,7 +278,11 @@ export function resblockNeedsProjection(l: { filters: number; stride: number }, 
 }
 
 export function rangeWeightSpecs(name: string, start: number, end: number): WeightSpec[] {
-  const m = modelSpec(name);
+  return specRangeWeightSpecs(modelSpec(name), start, end);
+}
+
+/** rangeWeightSpecs on a spec (registered or not). */
+export function specRangeWeightSpecs(m: ModelSpec, start: number, end: number): WeightSpec[] {
   checkRange(m, start, end);
   const out: WeightSpec[] = [];
   for (let k = start; k < end; k++) out.push(...unitWeightSpecs(m, k));
@@ -239,7 +291,7 @@ export function rangeWeightSpecs(name: string, start: number, end: number): Weig
 
 /** Forward FLOPs per sample of unit k (multiply-add = 2; bias, activation, add, pooling compare = 1 each). */
 export function unitFlops(m: ModelSpec, k: number): number {
-  const input = unitOutputShape(m.name, k);
+  const input = specOutputShape(m, k);
   const out = layerOutputShape(m.units[k]!.layer, input);
   const l = m.units[k]!.layer;
   const convFlops = (kk: number, cin: number, outShape: number[], relu: boolean) =>
@@ -259,15 +311,51 @@ export function unitFlops(m: ModelSpec, k: number): number {
       if (resblockNeedsProjection(l, cin)) f += convFlops(1, cin, out, false);
       return f;
     }
+    case 'imported':
+      return l.layers.reduce((a, layer) => a + layer.flops, 0);
   }
 }
 
 /** Activation elements per sample unit k creates in training (its output and, for blocks, the intermediates). */
 export function unitActivationElements(m: ModelSpec, k: number): number {
-  const input = unitOutputShape(m.name, k);
+  const input = specOutputShape(m, k);
   const l = m.units[k]!.layer;
+  // every layer of an imported unit keeps its output
+  if (l.kind === 'imported') return l.layers.reduce((a, layer) => a + prod(layer.outputShape), 0);
   const out = prod(layerOutputShape(l, input));
   if (l.kind !== 'resblock') return out;
   // conv a, conv b, shortcut projection (if any), add, relu
   return out * (4 + (resblockNeedsProjection(l, input[2]!) ? 1 : 0));
+}
+
+/**
+ * Registers `spec` (an imported model: see importLayersModel) under `name`, so that modelSpec/modelInfo,
+ * SubModel.create, tierWeightShapes, modelSizes, modelProfile, exportCheckpoint ... find it like a zoo
+ * model. Refuses zoo names, invalid names, an existing name unless opts.replace, and inconsistent specs.
+ */
+export function registerModel(name: string, spec: ModelSpec, opts: { replace?: boolean } = {}): ModelInfo {
+  if (BY_NAME.has(name)) throw new Error(`'${name}' is a zoo model: register an imported model under another name`);
+  checkSpec(spec);
+  putModel(name, spec, opts.replace ?? false);
+  return modelInfo(name);
+}
+
+/** Consistency of a spec: units, shapes through every unit ending in [numClasses], initial weights of imported units. */
+export function checkSpec(m: ModelSpec): void {
+  const what = `model '${m.name}'`;
+  if (!Array.isArray(m.units) || m.units.length === 0) throw new Error(`${what} has no units`);
+  if (!Number.isInteger(m.numClasses) || m.numClasses < 2) throw new Error(`${what}: numClasses must be an integer >= 2, got ${m.numClasses}`);
+  if (!m.inputShape.length || m.inputShape.some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new Error(`${what}: input shape [${m.inputShape.join(',')}] must be positive integers`);
+  }
+  const out = specOutputShape(m, m.units.length);
+  if (out.length !== 1 || out[0] !== m.numClasses) throw new Error(`${what} outputs [${out.join(',')}], expected [${m.numClasses}] class logits`);
+  m.units.forEach((u, k) => {
+    const specs = unitWeightSpecs(m, k);
+    if (u.layer.kind !== 'imported') return;
+    const init = u.layer.initial;
+    if (init.length !== specs.length || specs.some((s, i) => init[i]!.length !== prod(s.shape))) {
+      throw new Error(`${what}: unit ${k} (${u.name}) initial weights do not match its weight shapes`);
+    }
+  });
 }
