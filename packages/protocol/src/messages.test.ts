@@ -17,7 +17,7 @@ const plan = {
 function fixtures(): { [E in EventName]: MessageInitOf<E> } {
   const rand = rng(1);
   return {
-    [EVENTS.hello]: { nodeId: 'dev-1', role: Role.ROLE_DEVICE, token: 's3cret', backend: 'wasm', numSamples: 2500, software: 'hsfl-device 0.1', host: 'pi-4' },
+    [EVENTS.hello]: { nodeId: 'dev-1', role: Role.ROLE_DEVICE, token: 's3cret', backend: 'wasm', numSamples: 2500, software: 'hsfl-device 0.1', host: 'pi-4', sampleShape: [28, 28, 1], numClasses: 10 },
     [EVENTS.welcome]: {
       runId: 'run-42', plan, nextRound: 12, parentId: 'edge-1',
       deviceWeights: [encodeTensor(randomFloats(12, rand), [3, 4]), encodeTensor(randomFloats(4, rand), [4])],
