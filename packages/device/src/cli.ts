@@ -22,6 +22,7 @@ const argv = yargs(hideBin(process.argv))
   .option('data', { choices: ['mnist'] as const, describe: 'built-in data set (default: mnist, the `mnist` package\'s training digits), unless --data-dir is given' })
   .option('data-dir', { type: 'string', describe: 'this device\'s own data on disk: a folder of class sub-folders (image), a .csv file (csv), or a folder holding x.npy and y.npy (npy); needs --data-declaration' })
   .option('data-declaration', { type: 'string', describe: 'JSON file with the data declaration (kind image|csv|npy, inputShape, classNames, preprocessing) that --data-dir is read with' })
+  .option('data-ignore-unknown-folders', { type: 'boolean', default: false, describe: 'image folders: ignore (and log) sub-folders that are not declared classes instead of refusing the data' })
   .option('shard', { type: 'number', default: 0, describe: 'which part of the data set this device owns (0-based)' })
   .option('shards', { type: 'number', default: 1, describe: 'how many devices share the data set (with --data-dir: default 1, all of it)' })
   .option('partition', { choices: ['iid', 'dirichlet'] as const, default: 'iid' as const, describe: 'how the data set is split across devices' })
@@ -102,12 +103,16 @@ async function openOwnData(dir: string, declarationFile: string, seed: number): 
   const declaration = readDeclaration(declarationFile);
   let dataset: StreamingDataset;
   try {
-    dataset = await openLocalDataset(declaration, dir);
+    dataset = await openLocalDataset(declaration, dir, { ignoreUnknownFolders: argv.dataIgnoreUnknownFolders });
   } catch (err) {
-    if (err instanceof DataError) throw new BadData(`cannot use --data-dir ${dir} (${err.code}): ${oneLine(err.message)}`);
+    if (err instanceof DataError) {
+      const hint = err.code === 'unknown-class' ? err.message.replace(/or allow ignoring unknown folders$/, 'or pass --data-ignore-unknown-folders') : err.message;
+      throw new BadData(`cannot use --data-dir ${dir} (${err.code}): ${oneLine(hint)}`);
+    }
     throw err;
   }
   const r = dataset.report;
+  if (r.ignoredFolders.length > 0) log.warn({ folders: r.ignoredFolders }, `local data: ignoring ${r.ignoredFolders.length} folder(s) that are not declared classes`);
   if (r.skippedCount > 0) log.warn({ skipped: r.skippedCount, byReason: r.skippedByReason, location: r.location }, `local data: ${summarizeSkips(r)}; training on the rest`);
   const indices = myShard(dataset.labels);
   const counts = dataset.classCounts(indices);
@@ -125,6 +130,7 @@ function watchSkips(dataset: StreamingDataset): () => void {
   let at = 0;
   return () => {
     const r = dataset.report;
+  if (r.ignoredFolders.length > 0) log.warn({ folders: r.ignoredFolders }, `local data: ignoring ${r.ignoredFolders.length} folder(s) that are not declared classes`);
     if (r.skippedCount === logged || Date.now() - at < 60_000) return;
     log.warn({ skipped: r.skippedCount, newly: r.skippedCount - logged, byReason: r.skippedByReason }, `local data: ${r.skippedCount - logged} more files failed to decode during training (${summarizeSkips(r)})`);
     logged = r.skippedCount;

@@ -74,6 +74,8 @@ const started = Date.now();
 let lastLine = 0;
 let lastFleet = '';
 let finished = false;
+/** A device exited on its own (bad data or flags): the trial is being stopped. */
+let aborted = false;
 
 function show(m: ProgressLine): void {
   if (finished) return;
@@ -118,6 +120,7 @@ async function main(): Promise<void> {
       const why = proc.stderr().split('\n').reverse().find((l) => l.startsWith('hsfl-device:')) ?? `exit code ${code}`;
       process.stderr.write(`hsfl-trial: ${id} stopped: ${why}\n`);
       finished = true;
+      aborted = true;
       await fed.stop();
       process.exit(1);
     });
@@ -132,6 +135,7 @@ async function main(): Promise<void> {
   }
   fed.onProgress(show);
   const done = await fed.waitDone(6 * 3600 * 1000);
+  if (aborted) return; // the device watch above reports and exits
   const p = done.plan as Record<string, number | string>;
   process.stdout.write([
     '',
