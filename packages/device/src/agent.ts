@@ -60,7 +60,7 @@ export class DeviceAgent extends EventEmitter {
   private plan?: Plan;
   private model?: TierModel;
   private readonly source: BatchSource;
-  private batches?: { size: number; stream: BatchStream };
+  private batches?: BatchStream;
   private pending?: PendingRound;
   private samplesSinceSync = 0;
   private lastRound = -1;
@@ -149,7 +149,7 @@ export class DeviceAgent extends EventEmitter {
   private async closeBatches(): Promise<void> {
     const old = this.batches;
     this.batches = undefined;
-    await old?.stream.close?.();
+    await old?.close?.();
   }
 
   private async onWelcome(m: MessageOf<typeof EVENTS.welcome>): Promise<void> {
@@ -167,9 +167,10 @@ export class DeviceAgent extends EventEmitter {
     }
     if (model !== old) old?.dispose();
     this.model = model;
-    if (this.batches?.size !== plan.batchSize) {
+    // A new run (no plan since the last ended) or another batch size starts a fresh stream.
+    if (!this.batches || this.plan?.batchSize !== plan.batchSize) {
       await this.closeBatches();
-      this.batches = { size: plan.batchSize, stream: this.source.batches(plan.batchSize) };
+      this.batches = this.source.batches(plan.batchSize);
     }
     const newRun = m.runId !== this.plan?.runId;
     this.plan = plan;
@@ -194,7 +195,7 @@ export class DeviceAgent extends EventEmitter {
     this.lastRound = round;
     // In memory the batch is at hand and the round goes on synchronously; from disk it may still be
     // being read. Either way the mailbox holds every other message until the activations are sent.
-    const next = this.batches!.stream.next();
+    const next = this.batches!.next();
     if (next instanceof Promise) {
       return next.then(
         (batch) => this.sendActivations(plan, round, m.syncDevices, batch),
