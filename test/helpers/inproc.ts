@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Coordinator, Store, DEFAULT_TRIAL, type TrialConfig, type RunSummary } from '@hsfl/cloud-coordinator';
 import { EdgeAggregator } from '@hsfl/edge-aggregator';
-import { DeviceAgent } from '@hsfl/device';
+import { DeviceAgent, type BatchSource } from '@hsfl/device';
 import { loadMnist, partition, type Dataset } from '@hsfl/runtime';
 import type { LogLike } from '@hsfl/protocol';
 
@@ -54,6 +54,8 @@ export async function startInProcess(
     devicesPerEdge: number[]; partition?: 'iid' | 'dirichlet'; alpha?: number;
     /** Each device's indices into the MNIST train split (device order); overrides partition. */
     shards?: Int32Array[];
+    /** Each device's batch source (device order); overrides its shard of the MNIST train split. */
+    sources?: BatchSource[];
   },
 ): Promise<InProcessFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'hsfl-test-'));
@@ -65,6 +67,7 @@ export async function startInProcess(
   const coordinator = new Coordinator({ bindHost: '127.0.0.1', port: 0, token: TOKEN, store, testData: () => test, log: cloudLog, backend: 'test' });
   const runRow = coordinator.createRun(t);
   const port = await coordinator.start();
+  if (layout.sources && layout.sources.length !== total) throw new Error(`${layout.sources.length} sources for ${total} devices`);
   if (layout.shards && layout.shards.length !== total) throw new Error(`${layout.shards.length} shards for ${total} devices`);
   const shards = layout.shards ?? partition(train.y, total, { kind: layout.partition ?? 'iid', alpha: layout.alpha, seed: 7 });
   const edges: EdgeAggregator[] = [];
@@ -86,7 +89,8 @@ export async function startInProcess(
       deviceLogs.push(dlog);
       const dev = new DeviceAgent({
         id: `device-${String(k).padStart(2, '0')}`, edgeUrl: `http://127.0.0.1:${edgePort}`, token: TOKEN, backend: 'test',
-        host: 'localhost', data: train, indices: shards[k]!, seed: deviceSeed(k), log: dlog,
+        host: 'localhost', seed: deviceSeed(k), log: dlog,
+        ...(layout.sources ? { source: layout.sources[k]! } : { data: train, indices: shards[k]! }),
       });
       dev.start();
       devices.push(dev);

@@ -4,12 +4,15 @@ import {
   MAX_MESSAGE_BYTES, Role, Tier, codecName,
   type LogLike, type MessageOf, type Plan,
 } from '@hsfl/protocol';
-import { BatchIterator, type Dataset } from '@hsfl/runtime';
+import type { Batch, Dataset } from '@hsfl/runtime';
 import {
   ParentLink, TierModel, CapacityReporter, checkPlan, checkCapacityRequest, planMessageLimit, headerFor, clientTlsOptions, type NodeBundle,
 } from '@hsfl/tier-engine';
+import { memoryBatchSource, type BatchSource, type BatchStream } from './batch-source.js';
 
-export interface DeviceOptions {
+export * from './batch-source.js';
+
+export interface DeviceBaseOptions {
   id: string;
   edgeUrl: string;
   /** The shared join token (insecure mode, no bundle). */
@@ -18,14 +21,22 @@ export interface DeviceOptions {
   bundle?: NodeBundle;
   backend: string;
   host: string;
-  /** This device's own training data: the whole data set and the indices it owns. */
-  data: Dataset;
-  indices: Int32Array;
+  /** Seeds the shuffle of the in-memory data (`data` + `indices`); a `source` brings its own. */
   seed: number;
   log: LogLike;
   /** Called for progress display; optional. */
   onEvent?: (kind: string, detail: Record<string, unknown>) => void;
 }
+
+/**
+ * This device's own training data: either a data set in memory and the indices it owns, or any
+ * BatchSource (e.g. streamingBatchSource over the device's files on disk).
+ */
+export type DeviceDataOptions =
+  | { data: Dataset; indices: Int32Array; source?: never }
+  | { source: BatchSource; data?: never; indices?: never };
+
+export type DeviceOptions = DeviceBaseOptions & DeviceDataOptions;
 
 interface PendingRound {
   round: number;
@@ -39,7 +50,8 @@ interface PendingRound {
  * trains them in step with its edge (DESIGN §2, steps 1 and 5): the tier
  * engine's parent link plus one tier step.
  *
- * Events: 'runEnd' (reason), 'gone' (reason) when the edge sent it away for good.
+ * Events: 'runEnd' (reason), 'gone' (reason) when the edge sent it away for good, 'dataError' (err)
+ * when its batch source fails (e.g. every sample of a data set on disk turned out unreadable).
  */
 export class DeviceAgent extends EventEmitter {
   private link?: ParentLink;
@@ -47,7 +59,8 @@ export class DeviceAgent extends EventEmitter {
   private readonly mailbox: Mailbox;
   private plan?: Plan;
   private model?: TierModel;
-  private batches?: BatchIterator;
+  private readonly source: BatchSource;
+  private batches?: BatchStream;
   private pending?: PendingRound;
   private samplesSinceSync = 0;
   private lastRound = -1;
@@ -55,6 +68,7 @@ export class DeviceAgent extends EventEmitter {
 
   constructor(private readonly opts: DeviceOptions) {
     super();
+    this.source = opts.source ?? memoryBatchSource(opts.data, opts.indices, opts.seed);
     this.mailbox = new Mailbox((err) => opts.log.error({ err: String(err), stack: (err as Error)?.stack }, 'device task failed'));
   }
 
@@ -80,8 +94,8 @@ export class DeviceAgent extends EventEmitter {
       url: o.edgeUrl, parentName: 'edge', log: o.log, mailbox: this.mailbox,
       // A Welcome can carry weights before the plan is known.
       maxBytes: () => planMessageLimit(this.plan, MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES),
-      hello: () => ({ nodeId: o.id, role: Role.ROLE_DEVICE, token: o.token ?? '', backend: o.backend, numSamples: o.indices.length, software: 'hsfl-device', host: o.host,
-        sampleShape: o.data.sampleShape, numClasses: o.data.numClasses }),
+      hello: () => ({ nodeId: o.id, role: Role.ROLE_DEVICE, token: o.token ?? '', backend: o.backend, numSamples: this.source.size, software: 'hsfl-device', host: o.host,
+        sampleShape: [...this.source.sampleShape], numClasses: this.source.numClasses }),
       tls: o.bundle && clientTlsOptions(o.bundle, { role: 'edge', id: o.bundle.edge }),
     });
     this.link = link;
@@ -123,13 +137,22 @@ export class DeviceAgent extends EventEmitter {
   }
 
   async stop(): Promise<void> {
-    await this.mailbox.run(() => this.dropPending());
+    await this.mailbox.run(async () => {
+      this.dropPending();
+      await this.closeBatches();
+    });
     this.link?.close();
     this.model?.dispose();
     this.model = undefined;
   }
 
-  private onWelcome(m: MessageOf<typeof EVENTS.welcome>): Promise<void> | void {
+  private async closeBatches(): Promise<void> {
+    const old = this.batches;
+    this.batches = undefined;
+    await old?.close?.();
+  }
+
+  private async onWelcome(m: MessageOf<typeof EVENTS.welcome>): Promise<void> {
     const plan = checkPlan(m.plan);
     if (plan.runId !== m.runId) throw new ProtocolError('malformed', 'the plan belongs to another run');
     const old = this.model;
@@ -144,8 +167,10 @@ export class DeviceAgent extends EventEmitter {
     }
     if (model !== old) old?.dispose();
     this.model = model;
+    // A new run (no plan since the last ended) or another batch size starts a fresh stream.
     if (!this.batches || this.plan?.batchSize !== plan.batchSize) {
-      this.batches = new BatchIterator(this.opts.data, this.opts.indices, plan.batchSize, this.opts.seed);
+      await this.closeBatches();
+      this.batches = this.source.batches(plan.batchSize);
     }
     const newRun = m.runId !== this.plan?.runId;
     this.plan = plan;
@@ -158,21 +183,36 @@ export class DeviceAgent extends EventEmitter {
     // takes part in no round meanwhile: probes sharing the link with round
     // traffic (and a profile sharing the CPU with training) measure the
     // contention, not the node (docs/planner.md, "Measured in the lab").
-    if (newRun) return this.capacity!.report(plan.model, plan.batchSize);
+    if (newRun) await this.capacity!.report(plan.model, plan.batchSize);
   }
 
-  private onRoundStart(m: MessageOf<typeof EVENTS.roundStart>): void {
+  private onRoundStart(m: MessageOf<typeof EVENTS.roundStart>): Promise<void> | void {
     const plan = this.requirePlan();
     checkHeader(m.header, { runId: plan.runId, planVersion: plan.version });
     const round = m.header.round;
     if (round <= this.lastRound) throw new ProtocolError('stale', `round ${round} already started (last ${this.lastRound})`);
     this.dropPending();
     this.lastRound = round;
+    // In memory the batch is at hand and the round goes on synchronously; from disk it may still be
+    // being read. Either way the mailbox holds every other message until the activations are sent.
+    const next = this.batches!.next();
+    if (next instanceof Promise) {
+      return next.then(
+        (batch) => this.sendActivations(plan, round, m.syncDevices, batch),
+        (err: unknown) => {
+          this.emit('dataError', err);
+          throw err;
+        },
+      );
+    }
+    this.sendActivations(plan, round, m.syncDevices, next);
+  }
+
+  private sendActivations(plan: Plan, round: number, syncDevices: boolean, batch: Batch): void {
     const model = this.model!;
-    const batch = this.batches!.next();
     const t0 = performance.now();
     const acts = model.forward(batch.x, batch.n);
-    this.pending = { round, syncDevices: m.syncDevices, n: batch.n, computeMs: performance.now() - t0 };
+    this.pending = { round, syncDevices, n: batch.n, computeMs: performance.now() - t0 };
     this.link!.send(EVENTS.activations, {
       header: headerFor(plan, round, this.opts.id),
       activations: encodeTensor(acts, [batch.n, ...model.outputShape()], codecName(plan.codec)),

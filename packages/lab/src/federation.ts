@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TrialConfig } from '@hsfl/cloud-coordinator';
@@ -37,6 +37,12 @@ export interface FederationOptions {
   edgePorts?: number[];
   /** Start every process as the leader of its own process group (ManagedProcessOptions.processGroup); stop() then kills whole groups. */
   processGroups?: boolean;
+  /**
+   * Devices train from data on disk instead of the MNIST digits (hsfl-device --data-dir/--data-declaration):
+   * each device its shard (partition, alpha, dataSeed as above) of the same location. `declaration` is
+   * the path of a JSON data declaration, or the declaration itself (written to the log folder).
+   */
+  deviceData?: { dir: string; declaration: string | object };
 }
 
 /** Where the coordinator's dashboard is and how to log in (from its 'listening' line). */
@@ -74,10 +80,20 @@ export class LocalFederation {
   private coordArgs: string[] = [];
   private coordEnv: NodeJS.ProcessEnv = {};
   private readonly ids: LabIdentities;
+  private readonly dataArgs: string[] = [];
 
   constructor(readonly o: FederationOptions) {
     mkdirSync(o.logDir, { recursive: true });
     this.ids = new LabIdentities(o.db, o.logDir, o.token, (o.security ?? 'tls') === 'tls');
+    if (o.deviceData) {
+      let decl = o.deviceData.declaration;
+      if (typeof decl !== 'string') {
+        const file = join(o.logDir, 'data-declaration.json');
+        writeFileSync(file, JSON.stringify(decl, null, 2) + '\n');
+        decl = file;
+      }
+      this.dataArgs.push('--data-dir', o.deviceData.dir, '--data-declaration', decl);
+    }
   }
 
   get secure(): boolean {
@@ -203,7 +219,7 @@ export class LocalFederation {
       ...this.ids.nodeArgs({ id, role: 'device', edge: `edge-${e}` }, `127.0.0.1:${edge.port}`),
       '--shard', String(shard), '--shards', String(this.o.edges * this.o.devicesPerEdge),
       '--partition', this.o.partition, '--alpha', String(this.o.alpha), '--data-seed', String(this.o.dataSeed),
-      ...this.common(),
+      ...this.dataArgs, ...this.common(),
     ]);
     this.devices.set(id, proc);
     return proc;

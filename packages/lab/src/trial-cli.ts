@@ -30,6 +30,8 @@ const argv = yargs(hideBin(process.argv))
   .option('target-accuracy', { type: 'number', describe: 'stop once the test accuracy reaches this (0-1)' })
   .option('partition', { choices: ['iid', 'dirichlet'] as const, default: 'dirichlet' as const })
   .option('alpha', { type: 'number', default: 0.5, describe: 'Dirichlet concentration (non-IID skew)' })
+  .option('data-dir', { type: 'string', describe: 'devices train from this data on disk (each its shard) instead of the MNIST digits: a folder of class sub-folders, a .csv file or a folder with x.npy/y.npy; needs --data-declaration' })
+  .option('data-declaration', { type: 'string', describe: 'JSON data declaration that --data-dir is read with (docs/data-and-models.md)' })
   .option('db', { type: 'string', default: 'runs/hsfl.sqlite', describe: 'SQLite store of the coordinator' })
   .option('logs', { type: 'string', describe: 'folder for the processes\' logs (default: runs/logs/<time>)' })
   .option('backend', { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const })
@@ -40,6 +42,7 @@ const argv = yargs(hideBin(process.argv))
   .check((a) => {
     for (const k of ['edges', 'devicesPerEdge'] as const) if (!Number.isInteger(Number(a[k])) || Number(a[k]) < 1 || Number(a[k]) > 64) throw new Error(`--${k} must be a whole number in [1, 64]`);
     if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new Error(`--port must be a whole number in [0, 65535] (got ${a.port})`);
+    if ((a.dataDir === undefined) !== (a.dataDeclaration === undefined)) throw new Error('--data-dir and --data-declaration go together');
     return true;
   })
   .strict()
@@ -62,7 +65,8 @@ const logDir = resolve(argv.logs ?? join('runs', 'logs', stamp));
 const fed = new LocalFederation({
   trial, edges: argv.edges, devicesPerEdge: argv.devicesPerEdge, partition: argv.partition, alpha: argv.alpha, dataSeed: argv.seed,
   token: randomBytes(12).toString('hex'), security: argv.insecure ? 'insecure' : 'tls', db: resolve(argv.db), logDir, backend: argv.backend,
-  port: argv.port, stay: argv.stay, adminToken: argv.adminToken || randomBytes(16).toString('hex'), viewerToken: randomBytes(16).toString('hex'),
+  port: argv.port, stay: argv.stay,
+  deviceData: argv.dataDir !== undefined ? { dir: resolve(argv.dataDir), declaration: resolve(argv.dataDeclaration!) } : undefined, adminToken: argv.adminToken || randomBytes(16).toString('hex'), viewerToken: randomBytes(16).toString('hex'),
 });
 
 const pct = (x: unknown) => (typeof x === 'number' ? `${(x * 100).toFixed(2)}%` : '-');
@@ -70,6 +74,8 @@ const started = Date.now();
 let lastLine = 0;
 let lastFleet = '';
 let finished = false;
+/** A device exited on its own (bad data or flags): the trial is being stopped. */
+let aborted = false;
 
 function show(m: ProgressLine): void {
   if (finished) return;
@@ -99,6 +105,7 @@ function show(m: ProgressLine): void {
 
 async function main(): Promise<void> {
   process.stdout.write(`hsfl local trial: 1 coordinator, ${argv.edges} edges, ${argv.edges * argv.devicesPerEdge} devices (${argv.partition}${argv.partition === 'dirichlet' ? `, alpha ${argv.alpha}` : ''}); logs in ${logDir}\n`);
+  if (argv.dataDir !== undefined) process.stdout.write(`device data: each device its shard of ${resolve(argv.dataDir)} as declared in ${resolve(argv.dataDeclaration!)}\n`);
   const stop = async () => {
     process.stdout.write('\ninterrupted: stopping every process\n');
     await fed.stop();
@@ -106,6 +113,18 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop());
   await fed.start();
+  // A device that refuses its data (or its flags) exits at once: say why instead of waiting for the join timeout.
+  for (const [id, proc] of fed.devices) {
+    void proc.exited.then(async (code) => {
+      if (code === 0 || code === null || finished) return;
+      const why = proc.stderr().split('\n').reverse().find((l) => l.startsWith('hsfl-device:')) ?? `exit code ${code}`;
+      process.stderr.write(`hsfl-trial: ${id} stopped: ${why}\n`);
+      finished = true;
+      aborted = true;
+      await fed.stop();
+      process.exit(1);
+    });
+  }
   if (fed.dashboard) {
     process.stdout.write([
       `dashboard: ${fed.dashboard.url}${fed.secure ? `  (TLS under the trial's own CA: trust ${join(dirname(resolve(argv.db)), 'pki', 'ca.crt')} in your browser, or accept its warning)` : ''}`,
@@ -116,6 +135,7 @@ async function main(): Promise<void> {
   }
   fed.onProgress(show);
   const done = await fed.waitDone(6 * 3600 * 1000);
+  if (aborted) return; // the device watch above reports and exits
   const p = done.plan as Record<string, number | string>;
   process.stdout.write([
     '',
