@@ -10,11 +10,12 @@ import { modelInfo, tierWeightShapes } from '@hsfl/runtime';
 import {
   ChildLinks, ParentLink, RoundBarrier, Deadline, TierModel, CapacityReporter, SampleLedger, MAX_REMOVED_IDS,
   addBounded, aggregatorFor, checkPlan, checkCapacityRequest, checkRoundDone, concatSlices, splitBySlices, planMessageLimit, headerFor,
-  createLinkServer, clientTlsOptions, dataFitProblem,
+  createLinkServer, clientTlsOptions,
   type ChildLink, type Hello, type LinkLimits, type NodeBundle, type Part, type RoundReport, type Slice,
 } from '@hsfl/tier-engine';
 import { combineGradSq } from './grad-stats.js';
 import { DeviceAdmission } from './device-admission.js';
+import { Misfits } from './misfits.js';
 
 export interface EdgeOptions {
   id: string;
@@ -72,8 +73,8 @@ export class EdgeAggregator extends EventEmitter {
   private capacity?: CapacityReporter;
   /** Devices the operator removed from the current run (the latest MAX_REMOVED_IDS). */
   private readonly removed = new Set<string>();
-  /** Devices whose data does not fit the current run, already reported to the cloud. */
-  private readonly misfitsReported = new Set<string>();
+  /** Devices whose data cannot train the current run. */
+  private readonly misfits: Misfits;
   /** Under TLS: which devices may join (certificates, the coordinator's revocation list). */
   private readonly admission?: DeviceAdmission;
   private plan?: Plan;
@@ -94,6 +95,7 @@ export class EdgeAggregator extends EventEmitter {
     if (!opts.bundle && opts.token === undefined) throw new Error('an edge needs its enrollment bundle (TLS) or, insecure, a join token');
     if (opts.bundle && opts.bundle.id !== opts.id) throw new Error(`the bundle is for ${opts.bundle.id}, not ${opts.id}`);
     if (opts.bundle) this.admission = new DeviceAdmission(opts.id);
+    this.misfits = new Misfits(opts.id, opts.log, (status) => this.parent?.send(EVENTS.nodeStatus, status));
     this.children = new ChildLinks({
       childName: 'device', role: Role.ROLE_DEVICE, token: opts.deviceToken ?? opts.token, log: opts.log, mailbox: this.mailbox,
       authenticate: opts.bundle && ((hello, socket) => this.admission!.authenticate(hello, socket)),
@@ -210,7 +212,7 @@ export class EdgeAggregator extends EventEmitter {
     this.deviceWeights = deviceWeights.map((w) => w.slice());
     if (newRun) {
       this.removed.clear();
-      this.misfitsReported.clear();
+      this.misfits.newRun();
     }
     this.plan = plan;
     this.deviceSamples.reset();
@@ -303,8 +305,7 @@ export class EdgeAggregator extends EventEmitter {
 
   private admit(hello: Hello, replacing: boolean): void {
     const id = hello.nodeId;
-    const misfit = this.plan && dataFitProblem(hello, this.plan.model);
-    if (misfit) this.reportMisfit(hello, misfit);
+    const misfit = this.plan && this.misfits.check(hello, this.plan.model, this.plan.runId);
     if (misfit) throw new ProtocolError('bad_shape', `${misfit}; this device cannot join run ${this.plan!.runId}`);
     if (this.removed.has(id)) throw new ProtocolError('unauthorized', `device ${id} was removed from this run by the operator`);
     if (!replacing && this.children.all.size >= MAX_DEVICES_PER_EDGE) throw new ProtocolError('limit', `this edge already serves ${MAX_DEVICES_PER_EDGE} devices`);
@@ -329,35 +330,16 @@ export class EdgeAggregator extends EventEmitter {
     this.progress(r);
   }
 
-  /**
-   * Sends away (for now: a later run may fit) the devices whose data cannot
-   * train the run's model, telling the cloud once per device and run; returns
-   * the others.
-   */
+  /** Sends away (for now: a later run may fit) the devices whose data cannot train the run; returns the others. */
   private sendAwayMisfits(): ChildLink[] {
     const plan = this.plan!;
     const fit: ChildLink[] = [];
     for (const link of [...this.children.all.values()]) {
-      const misfit = dataFitProblem(link.hello, plan.model);
-      if (!misfit) {
-        fit.push(link);
-        continue;
-      }
-      this.reportMisfit(link.hello, misfit);
-      this.children.sendAway(link, `bad_shape: ${misfit}`, false);
+      const misfit = this.misfits.check(link.hello, plan.model, plan.runId);
+      if (misfit) this.children.sendAway(link, `bad_shape: ${misfit}`, false);
+      else fit.push(link);
     }
     return fit;
-  }
-
-  /** Tells the cloud (once per device and run) that a device's data cannot train the run. */
-  private reportMisfit(hello: Hello, misfit: string): void {
-    if (this.misfitsReported.has(hello.nodeId)) return;
-    addBounded(this.misfitsReported, hello.nodeId, MAX_REMOVED_IDS);
-    this.opts.log.warn({ device: hello.nodeId, runId: this.plan?.runId }, `device ${hello.nodeId} cannot train this run: ${misfit}`);
-    this.parent?.send(EVENTS.nodeStatus, {
-      nodeId: hello.nodeId, role: Role.ROLE_DEVICE, parentId: this.opts.id, connected: false, backend: hello.backend,
-      numSamples: hello.numSamples, host: hello.host, reason: `refused: ${misfit}`.slice(0, 300),
-    });
   }
 
   /** Welcomes devices to the run, encoding the device tier's weights once for all of them. */
