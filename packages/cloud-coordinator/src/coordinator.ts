@@ -86,7 +86,7 @@ export class Coordinator extends EventEmitter {
         for (const link of this.fleet.links.all.values()) link.peer.send(EVENTS.revocations, { serials });
       },
       kick: (serials) => this.fleet.links.sendAwayRevoked(serials, 'this node\'s credential was revoked by the operator'),
-      event: (level, kind, message, nodeId, data) => this.event(level, kind, message, nodeId, data ?? null),
+      event: (e) => this.event(e.level, e.kind, e.message, e.nodeId, e.data),
     });
     this.enrollment = enrollment;
     this.fleet = new Fleet({

@@ -4,10 +4,10 @@
 // process on the same store (the CLI) is noticed within a second.
 import type { Socket as ServerSocket } from 'socket.io';
 import type { LogLike } from '@hsfl/protocol';
-import { tlsSocketOf, verifyChildCertificate, type Hello, type NodeBundle, type ServerCredential } from '@hsfl/tier-engine';
+import { verifySocketCertificate, type Hello, type NodeBundle, type ServerCredential } from '@hsfl/tier-engine';
 import type { Store, EnrolledNode } from './store/index.js';
 import { CoordinatorError } from './errors.js';
-import { enrollNode, type EnrollRequest } from './pki/enroll.js';
+import { enrollNode, enrolledEvent, revokedEvent, type EnrollRequest, type IdentityEvent } from './pki/enroll.js';
 import type { ProjectCa } from './pki/ca.js';
 
 /** What the coordinator needs to run its links under TLS: the project CA and its own server credential. */
@@ -21,7 +21,7 @@ export interface EnrollmentHooks {
   broadcast: (serials: string[]) => void;
   /** Sends away, for good, joined edges holding a listed certificate; returns their ids. */
   kick: (serials: ReadonlySet<string>) => string[];
-  event: (level: 'info' | 'warn', kind: string, message: string, nodeId: string, data?: unknown) => void;
+  event: (e: IdentityEvent) => void;
 }
 
 export class Enrollment {
@@ -36,11 +36,7 @@ export class Enrollment {
 
   /** ChildLinks' authenticate for edges: the certificate proves the id, and the store says the credential is live. */
   authenticateEdge(hello: Hello, socket: ServerSocket): { id: string; serial: string } {
-    const tls = tlsSocketOf(socket);
-    return verifyChildCertificate({
-      authorized: tls?.authorized ?? false,
-      authorizationError: tls?.authorizationError,
-      cert: tls?.getPeerCertificate(),
+    return verifySocketCertificate(socket, {
       helloId: hello.nodeId,
       expectRole: 'edge',
       isRevoked: (serial, id) => !this.store.credentialValid(id, 'edge', serial),
@@ -53,7 +49,7 @@ export class Enrollment {
 
   enroll(request: EnrollRequest, by: string): { bundle: NodeBundle; node: EnrolledNode } {
     const out = enrollNode(this.store, this.pki.ca, request, by);
-    this.hooks.event('info', 'node_enrolled', `${request.role} ${request.id} ${request.renew ? 'got a new credential' : 'enrolled'} by ${by}`, request.id, { serial: out.bundle.serial, edge: request.edge ?? null });
+    this.hooks.event(enrolledEvent(request, by, out.bundle.serial));
     // A renewal revokes the earlier credentials.
     if (request.renew) this.apply();
     return out;
@@ -69,7 +65,7 @@ export class Enrollment {
       if ((err as { code?: string }).code === 'INVALID_INPUT') throw new CoordinatorError('invalid', (err as Error).message);
       throw err;
     }
-    this.hooks.event('warn', 'node_revoked', `${id} revoked by ${by}${reason ? `: ${reason}` : ''}`, id, { serials });
+    this.hooks.event(revokedEvent(id, reason, by, serials));
     this.apply();
     return serials;
   }

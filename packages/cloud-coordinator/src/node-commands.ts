@@ -6,7 +6,7 @@ import { existsSync, writeFileSync, chmodSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Store } from './store/index.js';
 import { ProjectCa } from './pki/ca.js';
-import { enrollNode, type EnrollRequest } from './pki/enroll.js';
+import { enrollNode, enrolledEvent, revokedEvent, type EnrollRequest } from './pki/enroll.js';
 
 /** Where the CA lives unless --pki-dir says otherwise: beside the store. */
 export function defaultPkiDir(db: string): string {
@@ -44,7 +44,7 @@ export function enrollText(o: { db: string; pkiDir: string; out?: string; by: st
   const store = Store.open(o.db);
   try {
     const { bundle } = enrollNode(store, ca, o, o.by);
-    store.addEvent({ runId: null, level: 'info', kind: 'node_enrolled', nodeId: o.id, message: `${o.role} ${o.id} ${o.renew ? 'got a new credential' : 'enrolled'} by ${o.by}`, data: { serial: bundle.serial } });
+    store.addEvent({ runId: null, ...enrolledEvent(o, o.by, bundle.serial) });
     const out = o.out ?? `${o.id}.hsfl.json`;
     writeFileSync(out, JSON.stringify(bundle, null, 2) + '\n', { mode: 0o600 });
     chmodSync(out, 0o600);
@@ -63,7 +63,7 @@ export function revokeText(db: string, id: string, reason: string, by: string): 
   return withStore(db, (store) => {
     const serials = store.transaction(() => {
       const s = store.revokeNode(id, reason);
-      store.addEvent({ runId: null, level: 'warn', kind: 'node_revoked', nodeId: id, message: `${id} revoked by ${by}${reason ? `: ${reason}` : ''}`, data: { serials: s } });
+      store.addEvent({ runId: null, ...revokedEvent(id, reason, by, s) });
       return s;
     });
     return `${id} revoked (${serials.length} credential${serials.length === 1 ? '' : 's'}); a running coordinator disconnects it within a second and it cannot rejoin`;

@@ -4,7 +4,7 @@
 // Until the first list has arrived nobody is admitted: the edge cannot tell
 // a revoked device from a good one.
 import { ProtocolError } from '@hsfl/protocol';
-import { normalSerial, tlsSocketOf, verifyChildCertificate, type ChildLinksOptions, type Hello } from '@hsfl/tier-engine';
+import { normalSerial, verifySocketCertificate, type ChildLinksOptions, type Hello } from '@hsfl/tier-engine';
 
 type ServerSocket = Parameters<NonNullable<ChildLinksOptions['authenticate']>>[1];
 
@@ -17,9 +17,7 @@ export class DeviceAdmission {
   authenticate(hello: Hello, socket: ServerSocket): { id: string; serial: string } {
     const revoked = this.revoked;
     if (!revoked) throw new ProtocolError('unavailable', 'this edge has not heard from the coordinator yet; try again shortly');
-    const tls = tlsSocketOf(socket);
-    return verifyChildCertificate({
-      authorized: tls?.authorized ?? false, authorizationError: tls?.authorizationError, cert: tls?.getPeerCertificate(),
+    return verifySocketCertificate(socket, {
       helloId: hello.nodeId, expectRole: 'device', serverId: this.edgeId, isRevoked: (serial) => revoked.has(serial),
     });
   }

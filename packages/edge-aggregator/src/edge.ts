@@ -16,33 +16,9 @@ import {
 import { combineGradSq } from './grad-stats.js';
 import { DeviceAdmission } from './device-admission.js';
 import { Misfits } from './misfits.js';
+import type { EdgeOptions } from './edge-options.js';
 
-export interface EdgeOptions {
-  id: string;
-  cloudUrl: string;
-  /** Token this edge presents to the cloud (insecure mode, no bundle). */
-  token?: string;
-  /** Token devices must present to this edge (insecure mode). */
-  deviceToken?: string;
-  /**
-   * The edge's enrollment bundle: TLS on both sides. Its certificate is the
-   * edge's identity towards the cloud and its server certificate towards
-   * devices, which prove theirs with certificates of the same project CA.
-   */
-  bundle?: NodeBundle;
-  /** Address and port devices connect to (port 0: any free port). */
-  bindHost: string;
-  port: number;
-  backend: string;
-  host: string;
-  log: LogLike;
-  /** Transport-level cap (socket.io maxHttpBufferSize); see docs/protocol.md. */
-  maxBytes?: number;
-  /** A device connection that has not said hello by then is closed (default 5 s). */
-  helloTimeoutMs?: number;
-  /** Overrides of the device port's limits (DEFAULT_LINK_LIMITS; docs/protocol.md, "Limits"). */
-  linkLimits?: Partial<LinkLimits>;
-}
+export type { EdgeOptions } from './edge-options.js';
 
 interface EdgeRound {
   barrier: RoundBarrier<Part, RoundReport>;
@@ -95,7 +71,7 @@ export class EdgeAggregator extends EventEmitter {
     if (!opts.bundle && opts.token === undefined) throw new Error('an edge needs its enrollment bundle (TLS) or, insecure, a join token');
     if (opts.bundle && opts.bundle.id !== opts.id) throw new Error(`the bundle is for ${opts.bundle.id}, not ${opts.id}`);
     if (opts.bundle) this.admission = new DeviceAdmission(opts.id);
-    this.misfits = new Misfits(opts.id, opts.log, (status) => this.parent?.send(EVENTS.nodeStatus, status));
+    this.misfits = new Misfits(opts.log, (hello, reason) => this.reportDevice(hello, false, reason));
     this.children = new ChildLinks({
       childName: 'device', role: Role.ROLE_DEVICE, token: opts.deviceToken ?? opts.token, log: opts.log, mailbox: this.mailbox,
       authenticate: opts.bundle && ((hello, socket) => this.admission!.authenticate(hello, socket)),
@@ -321,7 +297,7 @@ export class EdgeAggregator extends EventEmitter {
 
   private onDeviceLeave(link: ChildLink, reason: string): void {
     this.opts.log.warn({ device: link.id, reason }, 'device left');
-    this.reportDevice(link, false, reason);
+    this.reportDevice(link.hello, false, reason);
     const r = this.round;
     // Between rounds its samples are forgotten now; a round in progress still weighs what it sent (finishRound prunes).
     if (!r || r.barrier.phase === 'done') this.pruneSamples();
@@ -353,14 +329,15 @@ export class EdgeAggregator extends EventEmitter {
     for (const link of links) {
       link.peer.send(EVENTS.welcome, welcome);
       this.opts.log.info({ device: link.id, backend: link.hello.backend, samples: link.hello.numSamples }, 'device joined');
-      this.reportDevice(link, true, 'joined');
+      this.reportDevice(link.hello, true, 'joined');
     }
   }
 
-  private reportDevice(link: ChildLink, connected: boolean, reason: string): void {
+  /** Tells the cloud about a device (by its hello: joined ones and refused ones alike). */
+  private reportDevice(hello: Hello, connected: boolean, reason: string): void {
     this.parent?.send(EVENTS.nodeStatus, {
-      nodeId: link.id, role: Role.ROLE_DEVICE, parentId: this.opts.id, connected, backend: link.hello.backend,
-      numSamples: link.hello.numSamples, host: link.hello.host, reason,
+      nodeId: hello.nodeId, role: Role.ROLE_DEVICE, parentId: this.opts.id, connected, backend: hello.backend,
+      numSamples: hello.numSamples, host: hello.host, reason,
     });
   }
 

@@ -2,16 +2,16 @@
 // refuses them when they say hello and sends them away when a new run
 // begins, and tells the cloud once per device and run, so that the operator
 // sees one line per device instead of a shape error in every round.
-import { EVENTS, Role, type LogLike, type MessageInitOf } from '@hsfl/protocol';
+import type { LogLike } from '@hsfl/protocol';
 import { MAX_REMOVED_IDS, addBounded, dataFitProblem, type Hello } from '@hsfl/tier-engine';
 
 export class Misfits {
   private readonly reported = new Set<string>();
 
   constructor(
-    private readonly edgeId: string,
     private readonly log: LogLike,
-    private readonly sendUp: (status: MessageInitOf<typeof EVENTS.nodeStatus>) => void,
+    /** Tells the cloud, as a device status that is not connected with this reason. */
+    private readonly reportRefused: (hello: Hello, reason: string) => void,
   ) {}
 
   /** A new run: every device may be reported again. */
@@ -25,10 +25,7 @@ export class Misfits {
     if (misfit && !this.reported.has(hello.nodeId)) {
       addBounded(this.reported, hello.nodeId, MAX_REMOVED_IDS);
       this.log.warn({ device: hello.nodeId, runId }, `device ${hello.nodeId} cannot train this run: ${misfit}`);
-      this.sendUp({
-        nodeId: hello.nodeId, role: Role.ROLE_DEVICE, parentId: this.edgeId, connected: false, backend: hello.backend,
-        numSamples: hello.numSamples, host: hello.host, reason: `refused: ${misfit}`.slice(0, 300),
-      });
+      this.reportRefused(hello, `refused: ${misfit}`.slice(0, 300));
     }
     return misfit;
   }

@@ -24,7 +24,7 @@ export {
   type CertRole, type NodeIdentity, type PeerCertificateLike, type ChildCertificateCheck,
 } from './security/node-identity.js';
 export { checkNodeBundle, readNodeBundle, BUNDLE_KIND, EXPIRY_WARNING_DAYS, type NodeBundle } from './security/node-bundle.js';
-export { serverTlsOptions, clientTlsOptions, tlsSocketOf, explainConnectError, type ServerCredential, type ClientTls } from './security/tls-config.js';
+export { serverTlsOptions, clientTlsOptions, tlsSocketOf, verifySocketCertificate, explainConnectError, type ServerCredential, type ClientTls } from './security/tls-config.js';
 export { createLinkServer, refusePlainHttp, PLAIN_HTTP_REFUSAL } from './security/tls-server.js';
 export { resolveNodeSecurity, INSECURE_WARNING, type NodeSecurity, type NodeSecurityFlags } from './security/node-cli.js';
 export { dataFitProblem } from './data-fit.js';

@@ -68,3 +68,23 @@ export function enrollNode(store: Store, ca: ProjectCa, request: EnrollRequest, 
   if (r.parentUrl !== undefined) bundle.parentUrl = r.parentUrl;
   return { bundle, node };
 }
+
+/** The event a node's identity change leaves in the log, the same whether the CLI or a serving coordinator made it. */
+export interface IdentityEvent {
+  level: 'info' | 'warn';
+  kind: 'node_enrolled' | 'node_revoked';
+  nodeId: string;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+export function enrolledEvent(r: EnrollRequest, by: string, serial: string): IdentityEvent {
+  return {
+    level: 'info', kind: 'node_enrolled', nodeId: r.id,
+    message: `${r.role} ${r.id} ${r.renew ? 'got a new credential' : 'enrolled'} by ${by}`, data: { serial, edge: r.edge ?? null },
+  };
+}
+
+export function revokedEvent(id: string, reason: string, by: string, serials: string[]): IdentityEvent {
+  return { level: 'warn', kind: 'node_revoked', nodeId: id, message: `${id} revoked by ${by}${reason ? `: ${reason}` : ''}`, data: { serials } };
+}

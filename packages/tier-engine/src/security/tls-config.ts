@@ -5,7 +5,7 @@
 // answered with a readable refusal instead of a bare TLS alert.
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { NodeBundle } from './node-bundle.js';
-import { parentCertificateProblem } from './node-identity.js';
+import { parentCertificateProblem, verifyChildCertificate, type ChildCertificateCheck } from './node-identity.js';
 
 /** A server's credential: the project CA it trusts and its own certificate and key (PEM). */
 export interface ServerCredential {
@@ -38,6 +38,15 @@ export function clientTlsOptions(bundle: Pick<NodeBundle, 'caCert' | 'cert' | 'k
 export function tlsSocketOf(socket: { request?: { socket?: unknown } }): TLSSocket | undefined {
   const s = socket.request?.socket as Partial<TLSSocket> | undefined;
   return s && typeof s.getPeerCertificate === 'function' && s.encrypted ? (s as TLSSocket) : undefined;
+}
+
+/** verifyChildCertificate on what a connection's TLS layer says (a connection without TLS has no certificate). */
+export function verifySocketCertificate(
+  socket: { request?: { socket?: unknown } },
+  check: Omit<ChildCertificateCheck, 'authorized' | 'authorizationError' | 'cert'>,
+): { id: string; serial: string } {
+  const tls = tlsSocketOf(socket);
+  return verifyChildCertificate({ ...check, authorized: tls?.authorized ?? false, authorizationError: tls?.authorizationError, cert: tls?.getPeerCertificate() });
 }
 
 /**
