@@ -129,10 +129,7 @@ export class DeviceAgent extends EventEmitter {
       void this.capacity!.report(m.model, m.batchSize, m.probeBytes || undefined);
     });
     // An error reply from the edge is information, never a reason to exit.
-    peer.onErrorReply((e) => {
-      o.log.warn({ code: e.code, event: e.event, err: e.message }, 'edge refused a message');
-      o.onEvent?.('refused', { code: e.code, event: e.event });
-    });
+    peer.onErrorReply((e) => o.onEvent?.('refused', { code: e.code, event: e.event }));
     link.start();
   }
 

@@ -152,7 +152,6 @@ export class EdgeAggregator extends EventEmitter {
     parent.on('disconnected', () => void this.mailbox.run(() => this.abortRound('cloud disconnected')));
     parent.on('gone', (reason: string) => this.emit('gone', reason));
     const peer = parent.peer;
-    peer.onErrorReply((e) => this.opts.log.warn({ code: e.code, event: e.event, err: e.message }, 'cloud refused a message'));
     peer.on(EVENTS.welcome, (m) => this.onWelcome(m));
     peer.on(EVENTS.roundStart, (m) => this.onRoundStart(m));
     peer.on(EVENTS.gradients, (m) => this.onCloudGradients(m));

@@ -83,8 +83,10 @@ export class ParentLink extends EventEmitter {
       // connect_error before the first connection leaves reconnection to the manager only when it was armed.
       if (!this.socket.active && !this.closed) this.retryLater();
     });
+    // Every refusal is logged here, once: a refused hello (this node may not join) as an error.
     this.peer.onErrorReply((e) => {
       if (e.event === EVENTS.hello) o.log.error({ parent: o.url, code: e.code, err: e.message }, `the ${o.parentName} refused this node`);
+      else o.log.warn({ code: e.code, event: e.event, err: e.message }, `${o.parentName} refused a message`);
     });
     this.peer.on(EVENTS.goodbye, (m) => {
       if (m.permanent) {
