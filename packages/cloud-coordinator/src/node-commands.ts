@@ -2,11 +2,11 @@
 // `ca init|show`, `enroll`, `revoke`, `nodes`. They work on the store file
 // and the CA directory directly, so they run whether or not a coordinator
 // is serving; a running coordinator notices revocations within a second.
-import { existsSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Store } from './store/index.js';
 import { ProjectCa } from './pki/ca.js';
-import { enrollNode, enrolledEvent, revokedEvent, type EnrollRequest } from './pki/enroll.js';
+import { enrollNode, enrolledEvent, revokedEvent, writeBundleFile, type EnrollRequest } from './pki/enroll.js';
 
 /** Where the CA lives unless --pki-dir says otherwise: beside the store. */
 export function defaultPkiDir(db: string): string {
@@ -46,8 +46,7 @@ export function enrollText(o: { db: string; pkiDir: string; out?: string; by: st
     const { bundle } = enrollNode(store, ca, o, o.by);
     store.addEvent({ runId: null, ...enrolledEvent(o, o.by, bundle.serial) });
     const out = o.out ?? `${o.id}.hsfl.json`;
-    writeFileSync(out, JSON.stringify(bundle, null, 2) + '\n', { mode: 0o600 });
-    chmodSync(out, 0o600);
+    writeBundleFile(out, bundle);
     const start = o.role === 'device' ? 'hsfl-device --bundle' : 'hsfl-edge --bundle';
     return [
       `${o.role} ${o.id} ${o.renew ? 'has a new credential (its earlier ones no longer work)' : 'enrolled'}${o.edge ? ` for edge ${o.edge}` : ''}; certificate ${bundle.serial}, valid until ${bundle.expiresAt}`,
@@ -80,6 +79,11 @@ export interface NodeListing {
   revokedReason: string | null;
 }
 
+/** What an enrolled node is now, given who is connected: the CLI's and the API's one rule. */
+export function enrolledState(n: { id: string; revokedAt: number | null }, connected: ReadonlySet<string>): NodeListing['state'] {
+  return n.revokedAt !== null ? 'revoked' : connected.has(n.id) ? 'connected' : 'enrolled';
+}
+
 /** Enrolled nodes with their state: revoked, connected (in the latest run's records) or only enrolled. */
 export function listNodes(db: string): NodeListing[] {
   return withStore(db, (store) => {
@@ -87,7 +91,7 @@ export function listNodes(db: string): NodeListing[] {
     const connected = new Set(latest && latest.status === 'running' ? store.listNodes(latest.id).filter((n) => n.status === 'connected').map((n) => n.nodeId) : []);
     return store.enrolledNodes().map((n) => ({
       id: n.id, role: n.role, edge: n.edge,
-      state: n.revokedAt !== null ? 'revoked' : connected.has(n.id) ? 'connected' : 'enrolled',
+      state: enrolledState(n, connected),
       enrolledAt: new Date(n.enrolledAt).toISOString(),
       expiresAt: n.expiresAt === null ? null : new Date(n.expiresAt).toISOString(),
       revokedReason: n.revokedReason,

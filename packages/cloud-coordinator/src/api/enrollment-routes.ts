@@ -8,6 +8,7 @@ import type { Enrollment } from '../enrollment.js';
 import type { EnrollRequest } from '../pki/enroll.js';
 import { HttpError } from './http.js';
 import { nodeParams } from './schemas.js';
+import { enrolledState } from '../node-commands.js';
 import type { EnrollmentView } from './view-types.js';
 
 const enrollBody = {
@@ -59,7 +60,7 @@ export function registerEnrollmentRoutes(app: FastifyInstance, ctx: EnrollmentRo
       nodes: coord.store.enrolledNodes().map((n) => ({
         id: n.id, role: n.role, edge: n.edge, enrolledAt: n.enrolledAt, enrolledBy: n.enrolledBy, expiresAt: n.expiresAt,
         revokedAt: n.revokedAt, revokedReason: n.revokedReason,
-        state: n.revokedAt !== null ? 'revoked' as const : connected.has(n.id) ? 'connected' as const : 'enrolled' as const,
+        state: enrolledState(n, connected),
       })),
     };
   });

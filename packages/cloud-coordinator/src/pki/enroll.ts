@@ -2,6 +2,7 @@
 // records it and issues its credential, and hands back the one-file bundle
 // the node starts with. The CLI, the API and the local trial all enroll
 // through here.
+import { chmodSync, writeFileSync } from 'node:fs';
 import { checkNodeId } from '@hsfl/protocol';
 import { BUNDLE_KIND, type NodeBundle } from '@hsfl/tier-engine';
 import type { Store, EnrolledNode } from '../store/index.js';
@@ -87,4 +88,10 @@ export function enrolledEvent(r: EnrollRequest, by: string, serial: string): Ide
 
 export function revokedEvent(id: string, reason: string, by: string, serials: string[]): IdentityEvent {
   return { level: 'warn', kind: 'node_revoked', nodeId: id, message: `${id} revoked by ${by}${reason ? `: ${reason}` : ''}`, data: { serials } };
+}
+
+/** Writes a bundle readable by its owner only (it holds the node's private key), even over an existing file. */
+export function writeBundleFile(path: string, bundle: NodeBundle): void {
+  writeFileSync(path, JSON.stringify(bundle, null, 2) + '\n', { mode: 0o600 });
+  chmodSync(path, 0o600);
 }
