@@ -175,8 +175,9 @@ function coordinatorPki(o: ServeOptions, log: ReturnType<typeof createLogger>): 
   if (o.token !== undefined) throw new Error('--token is for --insecure only: with TLS, nodes prove their ids with enrolled certificates (hsfl-coordinator enroll)');
   const ca = ProjectCa.loadOrCreate(o.pkiDir);
   if (ca.created) log.warn({ pkiDir: ca.dir, fingerprint: ca.fingerprint }, 'created the project CA; keep ca.key secret and backed up (docs/security.md)');
-  const credential = serverCredential(ca, defaultServerHosts(o.san, o.host));
-  if (credential.reissued) log.info({ hosts: defaultServerHosts(o.san, o.host) }, 'issued the coordinator\'s TLS certificate');
+  const hosts = defaultServerHosts(o.san, o.host);
+  const credential = serverCredential(ca, hosts);
+  if (credential.reissued) log.info({ hosts }, 'issued the coordinator\'s TLS certificate');
   return { ca, credential };
 }
 

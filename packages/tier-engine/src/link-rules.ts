@@ -17,9 +17,6 @@ export function checkHello(m: { token: string; role: Role; nodeId: string }, exp
   return checkNodeId(m.nodeId);
 }
 
-/** Refusals of a hello after which the connection is closed at once (the node may retry; 'revoked' is for good). */
-export const HELLO_REFUSALS: ReadonlySet<string> = new Set(['unauthorized', 'wrong_id', 'wrong_role', 'wrong_edge', 'revoked', 'unavailable']);
-
 /**
  * A second hello under an id that was held when it arrived, decided once
  * the holder's liveness check is over. Nobody can prove who the real holder
